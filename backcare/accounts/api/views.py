@@ -1,0 +1,97 @@
+from django.contrib.auth import authenticate, login, logout
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
+from rest_framework import permissions, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from backcare.accounts import services
+from backcare.accounts.api import serializers as s
+
+
+class RegisterView(APIView):
+    """Create a patient account. Physiotherapist accounts are created by staff."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(request=s.RegisterInputSerializer, responses={201: s.UserOutputSerializer}, tags=["auth"])
+    def post(self, request):
+        data = s.RegisterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        return Response(s.UserOutputSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    """Sign in: answers a token for native clients and sets the session cookie for the web app."""
+
+    authentication_classes: list = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth"
+
+    @extend_schema(
+        request=s.LoginInputSerializer,
+        responses={
+            200: s.LoginOutputSerializer,
+            400: OpenApiResponse(description="Wrong email or password."),
+            429: OpenApiResponse(description="Too many failed attempts; try again later."),
+        },
+        tags=["auth"],
+    )
+    def post(self, request):
+        data = s.LoginInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        django_request = request._request
+        user = authenticate(
+            django_request,
+            email=data.validated_data["email"].lower(),
+            password=data.validated_data["password"],
+        )
+        if getattr(django_request, "axes_locked_out", False):
+            return Response(
+                {"detail": "Too many failed sign-in attempts. Try again later."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        if user is None or not user.is_active:
+            return Response({"non_field_errors": ["Wrong email or password."]}, status=status.HTTP_400_BAD_REQUEST)
+        login(django_request, user, backend="django.contrib.auth.backends.ModelBackend")
+        token, raw = services.auth_token_issue(user=user)
+        out = {"token": raw, "expiry": token.expiry, "user": user}
+        return Response(s.LoginOutputSerializer(out).data)
+
+
+class LogoutView(APIView):
+    """End the session and revoke the token used for this request, if any."""
+
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def post(self, request):
+        if isinstance(request.auth, AuthToken):
+            request.auth.delete()
+        logout(request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: s.UserOutputSerializer}, tags=["auth"])
+    def get(self, request):
+        return Response(s.UserOutputSerializer(request.user).data)
+
+
+class ProfileView(APIView):
+    @extend_schema(responses={200: s.ProfileSerializer}, tags=["auth"])
+    def get(self, request):
+        profile = services.profile_get_or_create(user=request.user)
+        return Response(s.ProfileSerializer(profile).data)
+
+    @extend_schema(request=s.ProfileSerializer, responses={200: s.ProfileSerializer}, tags=["auth"])
+    def patch(self, request):
+        profile = services.profile_get_or_create(user=request.user)
+        data = s.ProfileSerializer(profile, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        profile = services.profile_update(user=request.user, data=data.validated_data)
+        return Response(s.ProfileSerializer(profile).data)

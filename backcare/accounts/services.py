@@ -1,0 +1,64 @@
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.db import IntegrityError, transaction
+from knox.models import AuthToken
+
+from backcare.core.api import Conflict
+
+from .models import Profile, Role, User
+
+
+@transaction.atomic
+def user_register(
+    *,
+    email: str,
+    password: str,
+    display_name: str = "",
+    timezone: str = "UTC",
+    role: str = Role.PATIENT,
+) -> User:
+    email = email.strip().lower()
+    candidate = User(email=email, display_name=display_name, role=role)
+    password_validation.validate_password(password, user=candidate)
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict({"email": ["An account with this email already exists."]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, display_name=display_name, role=role)
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise Conflict({"email": ["An account with this email already exists."]}) from exc
+    Profile.objects.create(user=user, timezone=timezone)
+    return user
+
+
+def profile_get_or_create(*, user: User) -> Profile:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+_PROFILE_FIELDS = {
+    "timezone",
+    "sleep_start",
+    "sleep_end",
+    "desk_worker",
+    "notify_treatment",
+    "notify_checkin",
+    "notify_movement",
+}
+
+
+@transaction.atomic
+def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
+    profile = Profile.objects.select_for_update().get(pk=profile_get_or_create(user=user).pk)
+    for field, value in data.items():
+        if field not in _PROFILE_FIELDS:
+            raise ValueError(f"profile field {field} is not writable")
+        setattr(profile, field, value)
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+def auth_token_issue(*, user: User) -> tuple[AuthToken, str]:
+    return AuthToken.objects.create(user=user)

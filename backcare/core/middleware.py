@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.http import JsonResponse
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse bodies larger than DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads them."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            return JsonResponse({"detail": "Content-Length is not a number."}, status=400)
+        if limit is not None and length > limit:
+            return JsonResponse(
+                {"detail": f"Request body too large: {length} bytes, the limit is {limit}."},
+                status=413,
+            )
+        return self.get_response(request)

@@ -1,0 +1,50 @@
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from backcare.celery import app as celery_app
+
+from .models import Heartbeat
+
+
+def _check_database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"ok": True}
+    except Exception as exc:  # noqa: BLE001 - any failure is the answer
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
+def _check_broker() -> dict:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"ok": True, "transport": conn.transport_cls}
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
+def _check_beat() -> dict:
+    try:
+        beat = Heartbeat.objects.filter(name="beat").first()
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": exc.__class__.__name__}
+    if beat is None:
+        return {"ok": False, "last": None, "error": "no heartbeat yet"}
+    age = (timezone.now() - beat.at).total_seconds()
+    max_age = settings.BACKCARE_HEARTBEAT_MAX_AGE.total_seconds()
+    return {"ok": age <= max_age, "last": beat.at.isoformat(), "age_seconds": round(age, 1)}
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks["beat"] = _check_beat() if checks["database"]["ok"] else {"ok": False, "error": "database down"}
+    ok = all(check["ok"] for check in checks.values())
+    return JsonResponse({"status": "ok" if ok else "fail", "checks": checks}, status=200 if ok else 503)

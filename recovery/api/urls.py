@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("episodes/", views.EpisodeListView.as_view(), name="episode-list"),
+    path("episodes/<uuid:episode_id>/", views.EpisodeDetailView.as_view(), name="episode-detail"),
+    path("episodes/<uuid:episode_id>/resolve/", views.EpisodeResolveView.as_view(), name="episode-resolve"),
+    path("episodes/<uuid:episode_id>/daily/", views.EpisodeDailyView.as_view(), name="episode-daily"),
+    path("checkins/", views.CheckInListView.as_view(), name="checkin-list"),
+    path("checkins/<uuid:checkin_id>/", views.CheckInDetailView.as_view(), name="checkin-detail"),
+    path("sync/", views.SyncView.as_view(), name="sync"),
+]

@@ -1,0 +1,164 @@
+import uuid
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backcare.core.pagination import NewestFirstCursor
+from backcare.core.permissions import IsPatient
+from recovery import selectors, services
+from recovery.api import serializers as s
+
+
+class EpisodeCursor(NewestFirstCursor):
+    ordering = ("-onset", "-id")
+
+
+class CheckInCursor(NewestFirstCursor):
+    ordering = ("-occurred_at", "-id")
+
+
+class PatientAPIView(APIView):
+    permission_classes = [IsPatient]
+
+
+class EpisodeListView(PatientAPIView):
+    @extend_schema(responses={200: s.EpisodeOutputSerializer(many=True)}, tags=["episodes"])
+    def get(self, request):
+        paginator = EpisodeCursor()
+        page = paginator.paginate_queryset(selectors.episode_list(patient=request.user), request, view=self)
+        return paginator.get_paginated_response(s.EpisodeOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.EpisodeOpenInputSerializer,
+        responses={
+            201: s.EpisodeOutputSerializer,
+            200: OpenApiResponse(
+                s.EpisodeOutputSerializer, description="Replay of an earlier open (same client_uuid)."
+            ),
+            409: OpenApiResponse(description="An episode is already open."),
+        },
+        tags=["episodes"],
+    )
+    def post(self, request):
+        data = s.EpisodeOpenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        episode, created = services.episode_open(patient=request.user, **data.validated_data)
+        return Response(
+            s.EpisodeOutputSerializer(episode).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class EpisodeDetailView(PatientAPIView):
+    @extend_schema(responses={200: s.EpisodeOutputSerializer}, tags=["episodes"])
+    def get(self, request, episode_id: uuid.UUID):
+        episode = selectors.episode_get(patient=request.user, episode_id=episode_id)
+        return Response(s.EpisodeOutputSerializer(episode).data)
+
+
+class EpisodeResolveView(PatientAPIView):
+    @extend_schema(
+        request=s.EpisodeResolveInputSerializer,
+        responses={200: s.EpisodeOutputSerializer, 409: OpenApiResponse(description="Already resolved.")},
+        tags=["episodes"],
+    )
+    def post(self, request, episode_id: uuid.UUID):
+        data = s.EpisodeResolveInputSerializer(data=request.data if request.data else {})
+        data.is_valid(raise_exception=True)
+        episode = services.episode_resolve(
+            patient=request.user, episode_id=episode_id, resolved_at=data.validated_data["resolved_at"]
+        )
+        return Response(s.EpisodeOutputSerializer(episode).data)
+
+
+class EpisodeDailyView(PatientAPIView):
+    @extend_schema(responses={200: s.DailySummaryOutputSerializer}, tags=["episodes"])
+    def get(self, request, episode_id: uuid.UUID):
+        episode = selectors.episode_get(patient=request.user, episode_id=episode_id)
+        zone = selectors.patient_zone(patient=request.user)
+        days = selectors.episode_daily_summary(episode=episode, zone=zone)
+        out = {"episode": episode.id, "timezone": zone.key, "days": days}
+        return Response(s.DailySummaryOutputSerializer(out).data)
+
+
+class CheckInListView(PatientAPIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("episode", str, description="Only this episode's check-ins (uuid)")],
+        responses={200: s.CheckInOutputSerializer(many=True)},
+        tags=["check-ins"],
+    )
+    def get(self, request):
+        episode_id = request.query_params.get("episode")
+        if episode_id is not None:
+            try:
+                episode_id = uuid.UUID(episode_id)
+            except ValueError as exc:
+                raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
+        paginator = CheckInCursor()
+        qs = selectors.checkin_list(patient=request.user, episode_id=episode_id)
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.CheckInOutputSerializer(page, many=True).data)
+
+
+class CheckInDetailView(PatientAPIView):
+    @extend_schema(responses={200: s.CheckInOutputSerializer}, tags=["check-ins"])
+    def get(self, request, checkin_id: uuid.UUID):
+        checkin = selectors.checkin_get(patient=request.user, client_uuid=checkin_id)
+        return Response(s.CheckInOutputSerializer(checkin).data)
+
+    @extend_schema(
+        request=s.CheckInInputSerializer,
+        responses={
+            201: s.CheckInOutputSerializer,
+            200: OpenApiResponse(s.CheckInOutputSerializer, description="Replay: already stored, unchanged."),
+            409: OpenApiResponse(description="This id was stored with different content."),
+        },
+        tags=["check-ins"],
+    )
+    def put(self, request, checkin_id: uuid.UUID):
+        result = _checkin_put(request.user, checkin_id, request.data)
+        return Response(
+            s.CheckInOutputSerializer(result.checkin).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+def _checkin_put(user, checkin_id: uuid.UUID, body) -> services.CheckInResult:
+    data = s.CheckInInputSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    return services.checkin_put(patient=user, client_uuid=checkin_id, data=data.validated_data)
+
+
+class SyncView(PatientAPIView):
+    """Replay writes queued offline. Each item is stored (or refused) on its own; order is kept."""
+
+    @extend_schema(request=s.SyncInputSerializer, responses={200: s.SyncOutputSerializer}, tags=["sync"])
+    def post(self, request):
+        batch = s.SyncInputSerializer(data=request.data)
+        batch.is_valid(raise_exception=True)
+        results = []
+        for index, raw in enumerate(batch.validated_data["items"]):
+            results.append(_sync_one(request.user, index, raw))
+        return Response({"results": results})
+
+
+def _sync_one(user, index: int, raw: dict) -> dict:
+    item = s.SyncItemSerializer(data=raw)
+    if not item.is_valid():
+        return {"index": index, "kind": raw.get("kind"), "id": str(raw.get("id")), "status": 400, "errors": item.errors}
+    kind, client_id = item.validated_data["kind"], item.validated_data["id"]
+    try:
+        with transaction.atomic():
+            result = _checkin_put(user, client_id, item.validated_data["data"])
+    except APIException as exc:
+        return {"index": index, "kind": kind, "id": str(client_id), "status": exc.status_code, "errors": exc.detail}
+    return {
+        "index": index,
+        "kind": kind,
+        "id": str(client_id),
+        "status": 201 if result.created else 200,
+        "record": s.CheckInOutputSerializer(result.checkin).data,
+    }
