@@ -7,6 +7,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backcare.accounts.models import Profile, Role, User
+from content.services import redflag_rules_load
 from recovery.models import CheckIn, Episode
 
 PASSWORD = "correct-horse-battery-staple"
@@ -52,6 +53,18 @@ class CheckInFactory(factory.django.DjangoModelFactory):
     occurred_at = factory.LazyFunction(timezone.now)
     pain = 5
     payload_hash = "factory"
+
+
+@pytest.fixture(autouse=True)
+def _content_loaded(request):
+    """Transactional tests flush the tables, data migrations included: load the checklist again."""
+    marker = request.node.get_closest_marker("django_db")
+    uses_db = marker is not None or {"db", "transactional_db"} & set(request.fixturenames)
+    if not uses_db:
+        return
+    transactional = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    redflag_rules_load()
 
 
 @pytest.fixture
