@@ -16,3 +16,5 @@ urlpatterns = [
     path("api/", include("recovery.api.urls")),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
 ]
+
+handler404 = "backcare.core.api.not_found"

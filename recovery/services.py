@@ -15,7 +15,7 @@ from backcare.core.api import Conflict
 from content.selectors import redflag_ruleset_current
 
 from . import redflags
-from .models import CheckIn, Episode, RedFlagEvent
+from .models import CheckIn, Episode, ProtocolVersion, RedFlagEvent
 
 CLOCK_SKEW = timedelta(minutes=5)
 ONSET_MAX_AGE = timedelta(days=30)
@@ -55,7 +55,12 @@ def episode_open(
     try:
         with transaction.atomic():
             episode = Episode.objects.create(
-                patient=patient, onset=onset, trigger=trigger, notes=notes, client_uuid=client_uuid
+                patient=patient,
+                onset=onset,
+                trigger=trigger,
+                notes=notes,
+                client_uuid=client_uuid,
+                protocol_version=ProtocolVersion.objects.order_by("-version").first(),
             )
     except IntegrityError as exc:
         if client_uuid is not None:
@@ -149,28 +154,18 @@ def checkin_put(*, patient: User, client_uuid: uuid.UUID, data: dict[str, Any]) 
     """Create the check-in with this client id, or return the stored one if it is a replay.
 
     The red-flag answers are checked against the current rule set and every 'yes' is recorded as
-    a RedFlagEvent in the same transaction as the check-in.
+    a RedFlagEvent in the same transaction as the check-in. The common case (a new id) inserts
+    first and looks for an earlier copy only when the unique constraint says there is one.
     """
     payload_hash = _canonical_hash(data)
-    existing = _existing_or_conflict(patient=patient, client_uuid=client_uuid, payload_hash=payload_hash)
-    if existing is not None:
+    try:
+        episode, ruleset, rules, answers, occurred_at = _checkin_prepare(patient=patient, data=data)
+    except ValidationError:
+        # A replay of a record stored under rules or an episode that have changed since.
+        existing = _existing_or_conflict(patient=patient, client_uuid=client_uuid, payload_hash=payload_hash)
+        if existing is None:
+            raise
         return CheckInResult(existing, False)
-
-    now = timezone.now()
-    occurred_at = data.get("occurred_at") or now
-    if occurred_at > now + CLOCK_SKEW:
-        raise ValidationError({"occurred_at": ["Cannot be in the future."]})
-    episode = _episode_for_checkin(patient=patient, episode_id=data.get("episode"), occurred_at=occurred_at)
-
-    answers = data.get("red_flags") or {}
-    ruleset = redflag_ruleset_current()
-    rules = [
-        redflags.Rule(r.code, r.level, r.question, r.guidance, r.alert_physiotherapist)
-        for r in (ruleset.rules.all() if ruleset else [])
-    ]
-    unknown = sorted(set(answers) - {r.code for r in rules})
-    if unknown:
-        raise ValidationError({"red_flags": {code: ["Not an item of the checklist."] for code in unknown}})
 
     try:
         with transaction.atomic():
@@ -189,7 +184,7 @@ def checkin_put(*, patient: User, client_uuid: uuid.UUID, data: dict[str, Any]) 
                 redflag_ruleset=ruleset,
                 payload_hash=payload_hash,
             )
-            RedFlagEvent.objects.bulk_create(
+            events = [
                 RedFlagEvent(
                     patient=patient,
                     episode=episode,
@@ -203,11 +198,34 @@ def checkin_put(*, patient: User, client_uuid: uuid.UUID, data: dict[str, Any]) 
                     occurred_at=occurred_at,
                 )
                 for flag in redflags.flags_raised(rules=rules, answers=answers)
-            )
+            ]
+            if events:
+                RedFlagEvent.objects.bulk_create(events)
     except IntegrityError:
-        # A concurrent replay of the same id committed first.
         existing = _existing_or_conflict(patient=patient, client_uuid=client_uuid, payload_hash=payload_hash)
         if existing is None:
             raise
         return CheckInResult(existing, False)
+    # The caller renders the escalation from these; no need to read back what was just written.
+    checkin._prefetched_objects_cache = {"redflag_events": events}
     return CheckInResult(checkin, True)
+
+
+def _checkin_prepare(*, patient: User, data: dict[str, Any]):
+    now = timezone.now()
+    occurred_at = data.get("occurred_at") or now
+    if occurred_at > now + CLOCK_SKEW:
+        raise ValidationError({"occurred_at": ["Cannot be in the future."]})
+    episode = _episode_for_checkin(patient=patient, episode_id=data.get("episode"), occurred_at=occurred_at)
+    answers = data.get("red_flags") or {}
+    ruleset, rules = None, []
+    if answers:  # the checklist is only read when it was answered
+        ruleset = redflag_ruleset_current()
+        rules = [
+            redflags.Rule(r.code, r.level, r.question, r.guidance, r.alert_physiotherapist)
+            for r in (ruleset.rules.all() if ruleset else [])
+        ]
+        unknown = sorted(set(answers) - {r.code for r in rules})
+        if unknown:
+            raise ValidationError({"red_flags": {code: ["Not an item of the checklist."] for code in unknown}})
+    return episode, ruleset, rules, answers, occurred_at

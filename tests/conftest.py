@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from backcare.accounts.models import Profile, Role, User
 from content.services import redflag_rules_load
 from recovery.models import CheckIn, Episode
+from recovery.treatment_services import protocol_version_load
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -65,6 +66,7 @@ def _content_loaded(request):
     transactional = marker is not None and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))
     request.getfixturevalue("transactional_db" if transactional else "db")
     redflag_rules_load()
+    protocol_version_load()
 
 
 @pytest.fixture

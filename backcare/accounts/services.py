@@ -1,8 +1,11 @@
 from typing import Any
 
 from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone as dj_timezone
 from knox.models import AuthToken
+from knox.settings import knox_settings
 
 from backcare.core.api import Conflict
 
@@ -20,7 +23,10 @@ def user_register(
 ) -> User:
     email = email.strip().lower()
     candidate = User(email=email, display_name=display_name, role=role)
-    password_validation.validate_password(password, user=candidate)
+    try:
+        password_validation.validate_password(password, user=candidate)
+    except DjangoValidationError as exc:  # name the field, not non_field_errors
+        raise DjangoValidationError({"password": exc.messages}) from exc
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict({"email": ["An account with this email already exists."]})
     try:
@@ -60,5 +66,16 @@ def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
     return profile
 
 
+@transaction.atomic
 def auth_token_issue(*, user: User) -> tuple[AuthToken, str]:
+    """A new token; beyond the per-user limit the oldest ones are revoked (knox only enforces it in its own view)."""
+    limit = knox_settings.TOKEN_LIMIT_PER_USER
+    if limit:
+        keep = AuthToken.objects.filter(user=user).order_by("-created").values_list("pk", flat=True)[: limit - 1]
+        AuthToken.objects.filter(user=user).exclude(pk__in=list(keep)).delete()
     return AuthToken.objects.create(user=user)
+
+
+def auth_tokens_purge_expired() -> int:
+    deleted, _ = AuthToken.objects.filter(expiry__lt=dj_timezone.now()).delete()
+    return deleted

@@ -4,14 +4,34 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
 from django.utils import timezone
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+# The JSON type each kind of field takes. DRF would coerce "yes" to true, 5 to "5" and 0 to a UUID.
+_JSON_TYPES = (
+    (serializers.BooleanField, (bool,), "Must be true or false."),
+    (serializers.IntegerField, (int,), "Must be a whole number."),
+    (serializers.CharField, (str,), "Must be a string."),
+    (serializers.UUIDField, (str,), "Must be a UUID string."),
+)
+
+
+def _json_type_error(field: serializers.Field, value) -> str | None:
+    if value is None:
+        return None  # the field's allow_null decides
+    for kind, json_types, message in _JSON_TYPES:
+        if isinstance(field, kind):
+            wrong_bool = isinstance(value, bool) and bool not in json_types  # True is an int in Python
+            return message if wrong_bool or not isinstance(value, json_types) else None
+    return None
+
 
 class StrictSerializer(serializers.Serializer):
-    """Unknown fields are an error, so nobody can smuggle in owner, role or status."""
+    """Unknown fields and values of the wrong JSON type are errors, so nobody can smuggle in owner, role or status."""
 
     def to_internal_value(self, data):
         if not isinstance(data, dict):
@@ -23,10 +43,14 @@ class StrictSerializer(serializers.Serializer):
         errors = {}
         if unknown:
             errors = {name: ["Unknown or read-only field."] for name in unknown}
+        for name in sorted(set(data) & writable):
+            message = _json_type_error(self.fields[name], data[name])
+            if message:
+                errors[name] = [message]
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            raise serializers.ValidationError({**errors, **exc.detail}) from exc
+            raise serializers.ValidationError({**exc.detail, **errors}) from exc
         if errors:
             raise serializers.ValidationError(errors)
         return value
@@ -71,3 +95,10 @@ def exception_handler(exc, context):
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
     return drf_exception_handler(exc, context)
+
+
+def not_found(request, exception=None):
+    """handler404: a URL no route matches (e.g. /api/episodes/not-a-uuid/) answers JSON under /api/, like DRF's 404s."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,13 +1,11 @@
-from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from backcare.celery import app as celery_app
 
-from .models import Heartbeat
+from .services import heartbeat_status
 
 
 def _check_database() -> dict:
@@ -31,14 +29,9 @@ def _check_broker() -> dict:
 
 def _check_beat() -> dict:
     try:
-        beat = Heartbeat.objects.filter(name="beat").first()
+        return heartbeat_status(name="beat")
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": exc.__class__.__name__}
-    if beat is None:
-        return {"ok": False, "last": None, "error": "no heartbeat yet"}
-    age = (timezone.now() - beat.at).total_seconds()
-    max_age = settings.BACKCARE_HEARTBEAT_MAX_AGE.total_seconds()
-    return {"ok": age <= max_age, "last": beat.at.isoformat(), "age_seconds": round(age, 1)}
 
 
 @never_cache

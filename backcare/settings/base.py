@@ -123,9 +123,11 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("BACKCARE_MAX_BODY_BYTES", default=512 * 1024)
 
 REST_FRAMEWORK = {
+    # Token first: DRF takes the WWW-Authenticate challenge from the first class, and only a class
+    # that has one turns "not signed in / bad or expired token" into 401 (Session has none: 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "backcare.accounts.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "knox.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -153,6 +155,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Declare the shared error responses (400, 403, 404, 413, 415, 429) and local times of day once.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "backcare.core.openapi.add_error_responses",
+        "backcare.core.openapi.local_time_format",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "EpisodeStatusEnum": "recovery.models.Episode.Status",
         "RedFlagLevelEnum": "content.models.RedFlagLevel",
@@ -166,6 +174,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_FORM_FIELD = "email"
 AXES_ENABLED = env_bool("BACKCARE_AXES_ENABLED", True)
+# The lockout answer is JSON like the rest of the API (axes' default is a text/html page).
+AXES_LOCKOUT_CALLABLE = "backcare.accounts.lockout.lockout_response"
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -178,7 +188,11 @@ if REDIS_URL:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    # kombu lists these folders on connect and fails if they are missing (fresh clone).
+    for _folder in ("queue", "processed"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    # An explicit host keeps kombu from warning "No hostname was supplied" on every connect.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -192,6 +206,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "expired-tokens-purge": {
+        "task": "backcare.accounts.tasks.expired_tokens_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "beat-heartbeat": {
         "task": "backcare.core.tasks.beat_heartbeat",
         "schedule": 10.0,

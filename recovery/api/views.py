@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -26,9 +27,11 @@ class PatientAPIView(APIView):
 
 
 class EpisodeListView(PatientAPIView):
+    pagination_class = EpisodeCursor  # also tells the schema the list is paginated
+
     @extend_schema(responses={200: s.EpisodeOutputSerializer(many=True)}, tags=["episodes"])
     def get(self, request):
-        paginator = EpisodeCursor()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.episode_list(patient=request.user), request, view=self)
         return paginator.get_paginated_response(s.EpisodeOutputSerializer(page, many=True).data)
 
@@ -66,7 +69,8 @@ class EpisodeResolveView(PatientAPIView):
         tags=["episodes"],
     )
     def post(self, request, episode_id: uuid.UUID):
-        data = s.EpisodeResolveInputSerializer(data=request.data if request.data else {})
+        # No body parses to {}; a falsy JSON body such as [] or "" is not an object and must not resolve.
+        data = s.EpisodeResolveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         episode = services.episode_resolve(
             patient=request.user, episode_id=episode_id, resolved_at=data.validated_data["resolved_at"]
@@ -85,8 +89,10 @@ class EpisodeDailyView(PatientAPIView):
 
 
 class CheckInListView(PatientAPIView):
+    pagination_class = CheckInCursor  # also tells the schema the list is paginated
+
     @extend_schema(
-        parameters=[OpenApiParameter("episode", str, description="Only this episode's check-ins (uuid)")],
+        parameters=[OpenApiParameter("episode", OpenApiTypes.UUID, description="Only this episode's check-ins")],
         responses={200: s.CheckInOutputSerializer(many=True)},
         tags=["check-ins"],
     )
@@ -97,7 +103,9 @@ class CheckInListView(PatientAPIView):
                 episode_id = uuid.UUID(episode_id)
             except ValueError as exc:
                 raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
-        paginator = CheckInCursor()
+            # Another patient's episode is "not found", exactly like one that does not exist.
+            selectors.episode_get(patient=request.user, episode_id=episode_id)
+        paginator = self.pagination_class()
         qs = selectors.checkin_list(patient=request.user, episode_id=episode_id)
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.CheckInOutputSerializer(page, many=True).data)
@@ -148,7 +156,9 @@ class SyncView(PatientAPIView):
 def _sync_one(user, index: int, raw: dict) -> dict:
     item = s.SyncItemSerializer(data=raw)
     if not item.is_valid():
-        return {"index": index, "kind": raw.get("kind"), "id": str(raw.get("id")), "status": 400, "errors": item.errors}
+        # Echo kind and id only when they are strings, as the response schema says (never "None").
+        kind, client_id = (raw.get(key) if isinstance(raw.get(key), str) else None for key in ("kind", "id"))
+        return {"index": index, "kind": kind, "id": client_id, "status": 400, "errors": item.errors}
     kind, client_id = item.validated_data["kind"], item.validated_data["id"]
     try:
         with transaction.atomic():

@@ -18,7 +18,14 @@ class RegisterView(APIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "auth"
 
-    @extend_schema(request=s.RegisterInputSerializer, responses={201: s.UserOutputSerializer}, tags=["auth"])
+    @extend_schema(
+        request=s.RegisterInputSerializer,
+        responses={
+            201: s.UserOutputSerializer,
+            409: OpenApiResponse(description="An account with this email already exists."),
+        },
+        tags=["auth"],
+    )
     def post(self, request):
         data = s.RegisterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

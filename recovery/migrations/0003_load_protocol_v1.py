@@ -1,0 +1,16 @@
+from django.db import migrations
+
+
+def load(apps, schema_editor):
+    from recovery.treatment_services import protocol_version_load
+
+    ProtocolVersion = apps.get_model("recovery", "ProtocolVersion")
+    version, _ = protocol_version_load(model=ProtocolVersion)
+    # Episodes opened before protocols were versioned follow v1.
+    apps.get_model("recovery", "Episode").objects.filter(protocol_version__isnull=True).update(protocol_version=version)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("recovery", "0002_protocol")]
+
+    operations = [migrations.RunPython(load, migrations.RunPython.noop)]

@@ -1,0 +1,1 @@
+"""The recovery protocol: definition (data), bounds, and the pure planning engine."""

@@ -1,0 +1,369 @@
+"""The planning engine: history and `now` in, phase, state, permissions and reminders out.
+
+Pure: no Django, no I/O, no clock of its own. Every instant is an aware UTC datetime; local
+days and the sleep window are computed in the patient's IANA zone. Same input, same output.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .definition import Protocol
+from .localtime import in_window, local_date, out_of_window, wall_to_utc, window_end_after
+
+ICE, HEAT = "ice", "heat"
+SEDATING = {"muscle_relaxant", "opioid"}
+
+
+@dataclass(frozen=True)
+class Application:
+    key: str
+    kind: str
+    start: datetime
+    stop: datetime | None = None
+    auto_closed: bool = False
+
+
+@dataclass(frozen=True)
+class RestPeriod:
+    start: datetime
+    stop: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Intake:
+    med_class: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PainPoint:
+    at: datetime
+    pain: int
+
+
+@dataclass(frozen=True)
+class Walk:
+    at: datetime
+    minutes: int
+    pain_before: int
+    pain_after: int
+
+
+@dataclass(frozen=True)
+class Patient:
+    zone: ZoneInfo
+    sleep_start: time = time(23, 0)
+    sleep_end: time = time(7, 0)
+    desk_worker: bool = False
+    notify_treatment: bool = True
+    notify_checkin: bool = True
+    notify_movement: bool = True
+
+
+@dataclass(frozen=True)
+class Situation:
+    protocol: Protocol
+    onset: datetime
+    patient: Patient
+    now: datetime
+    applications: tuple[Application, ...] = ()
+    rests: tuple[RestPeriod, ...] = ()
+    intakes: tuple[Intake, ...] = ()
+    checkins: tuple[PainPoint, ...] = ()
+    walks: tuple[Walk, ...] = ()
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Reminder:
+    kind: str
+    due: datetime
+    slot: str
+    safety: bool = False
+
+
+@dataclass(frozen=True)
+class Allowed:
+    ok: bool
+    reason: str
+    allowed_from: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    code: str
+    level: str  # info, caution, alert
+    message: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AutoClose:
+    key: str
+    stop: datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    phase: str  # acute, heat, resolved
+    acute_ends_at: datetime
+    day: int
+    state: str  # idle, ice_on, heat_on, pausing
+    running: Application | None
+    running_until: datetime | None
+    pause_until: datetime | None
+    allowed: dict[str, Allowed]
+    reminders: tuple[Reminder, ...]
+    notices: tuple[Notice, ...]
+    auto_close: tuple[AutoClose, ...]
+    rest_total: timedelta
+    resting_since: datetime | None
+    nsaid_days: int
+    ready_to_run: bool
+    next_action: Reminder | None = field(default=None)
+
+
+def close_overdue(applications: tuple[Application, ...], protocol: Protocol, now: datetime):
+    """Applications left running past their cap end at the cap; returns (closed history, closures)."""
+    closed, closures = [], []
+    for app in applications:
+        cap = app.start + timedelta(minutes=protocol.on_min(app.kind))
+        if app.stop is None and cap <= now:
+            closures.append(AutoClose(app.key, cap))
+            app = Application(app.key, app.kind, app.start, cap, auto_closed=True)
+        closed.append(app)
+    return tuple(sorted(closed, key=lambda a: a.start)), tuple(closures)
+
+
+def _avoid_sleep(instant: datetime, run: timedelta, p: Patient) -> datetime:
+    """A start inside the sleep window, or whose application would run into it, moves to its end."""
+    # The window lasts at least 3 h and an application at most 20 min, so checking both ends suffices.
+    for probe in (instant, instant + run):
+        if in_window(probe, p.zone, p.sleep_start, p.sleep_end):
+            return window_end_after(probe, p.zone, p.sleep_end)
+    return instant
+
+
+def _start_reminders(s: Situation, history: tuple[Application, ...], acute_end: datetime) -> list[Reminder]:
+    """The current (latest due at or before now) and the next start reminder.
+
+    Adaptive: the first is due one pause after the last application really ended (at onset when
+    there is none yet); an ignored reminder is followed one full cycle later.
+    """
+    pr, p = s.protocol, s.patient
+    last = history[-1] if history else None
+    anchor = last.key if last else "onset"
+    if last is None:
+        base = s.onset
+    else:
+        end = last.stop or (last.start + timedelta(minutes=pr.on_min(last.kind)))
+        base = end + timedelta(minutes=pr.off_min(last.kind))
+
+    def place(instant: datetime) -> tuple[str, datetime]:
+        kind = ICE if instant < acute_end else HEAT
+        due = _avoid_sleep(instant, timedelta(minutes=pr.on_min(kind)), p)
+        if kind == ICE and due >= acute_end:
+            kind = HEAT
+            due = _avoid_sleep(max(due, acute_end), timedelta(minutes=pr.on_min(kind)), p)
+        return kind, due
+
+    kind, due = place(base)
+    current: tuple[int, str, datetime] | None = None
+    upcoming = (0, kind, due)
+    for index in range(1, 10_000):
+        if upcoming[2] > s.now:
+            break
+        current = upcoming
+        cycle = timedelta(minutes=pr.on_min(upcoming[1]) + pr.off_min(upcoming[1]))
+        kind, due = place(upcoming[2] + cycle)
+        upcoming = (index, kind, due)
+    chosen = [current, upcoming] if current else [upcoming]
+    return [Reminder(f"{k}_start", d, f"{k}_start:{anchor}:{i}") for i, k, d in chosen]
+
+
+def _rest(s: Situation) -> tuple[timedelta, datetime | None]:
+    total = timedelta(0)
+    resting_since = None
+    for rest in s.rests:
+        stop = rest.stop or s.now
+        if stop > rest.start:
+            total += stop - rest.start
+        if rest.stop is None:
+            resting_since = rest.start
+    return total, resting_since
+
+
+def _not_improving(s: Situation) -> bool:
+    by_day: dict = {}
+    for point in s.checkins:
+        by_day.setdefault(local_date(point.at, s.patient.zone), []).append(point.pain)
+    days = sorted(by_day)
+    if len(days) < 3:
+        return False
+    first = [pain for day in days[:2] for pain in by_day[day]]
+    last = [pain for day in days[-2:] for pain in by_day[day]]
+    return sum(last) / len(last) >= sum(first) / len(first)
+
+
+def plan(s: Situation) -> Plan:
+    pr, p, now = s.protocol, s.patient, s.now
+    acute_end = s.onset + timedelta(hours=pr.acute_hours)
+    resolved = s.resolved_at is not None and s.resolved_at <= now
+    phase = "resolved" if resolved else ("acute" if now < acute_end else "heat")
+    day = (local_date(now, p.zone) - local_date(s.onset, p.zone)).days + 1
+
+    history, closures = close_overdue(s.applications, pr, now)
+    running = next((a for a in history if a.stop is None), None)
+    finished = [a for a in history if a.stop is not None]
+    last = finished[-1] if finished else None
+    running_until = running.start + timedelta(minutes=pr.on_min(running.kind)) if running else None
+    pause_until = last.stop + timedelta(minutes=pr.off_min(last.kind)) if last and not running else None
+    if running:
+        state = f"{running.kind}_on"
+    elif pause_until and now < pause_until:
+        state = "pausing"
+    else:
+        state = "idle"
+        pause_until = None
+
+    allowed = {kind: _allowed(kind, s, phase, acute_end, running, pause_until) for kind in (ICE, HEAT)}
+
+    reminders: list[Reminder] = []
+    # Safety first: every running or server-closed application keeps its remove reminder.
+    for app in history:
+        if app.stop is None or app.auto_closed:
+            due = app.start + timedelta(minutes=pr.on_min(app.kind))
+            reminders.append(Reminder(f"{app.kind}_remove", due, f"{app.kind}_remove:{app.key}", safety=True))
+
+    if not resolved and p.notify_treatment:
+        reminders += _start_reminders(s, history, acute_end)
+
+    notices: list[Notice] = []
+    rest_total, resting_since = _rest(s)
+    nudge, cap = timedelta(hours=pr.rest_nudge_hours), timedelta(hours=pr.rest_cap_hours)
+    if rest_total >= cap:
+        notices.append(Notice("rest_cap", "alert", "Bed rest has reached its limit: start gentle movement now."))
+    elif rest_total >= nudge:
+        notices.append(
+            Notice("rest_nudge", "caution", "You have rested a day in total: short gentle walks help recovery.")
+        )
+    if resting_since is not None and not resolved:
+        for kind, threshold in (("rest_nudge", nudge), ("rest_limit", cap)):
+            due = resting_since + (threshold - (rest_total - (now - resting_since)))
+            reminders.append(Reminder(kind, out_of_window(due, p.zone, p.sleep_start, p.sleep_end), kind))
+
+    nsaid_days = len({local_date(i.at, p.zone) for i in s.intakes if i.med_class == "nsaid"})
+    if nsaid_days >= pr.nsaid_flag_day:
+        notices.append(
+            Notice(
+                "nsaid_days",
+                "caution",
+                f"Anti-inflammatories taken on {nsaid_days} days: talk to a doctor or pharmacist.",
+            )
+        )
+    sedating = [i.at for i in s.intakes if i.med_class in SEDATING and i.at <= now]
+    if sedating:
+        until = max(sedating) + timedelta(hours=pr.sedating_caution_hours)
+        if now < until:
+            notices.append(
+                Notice(
+                    "no_driving",
+                    "caution",
+                    "No driving and no strenuous activity after a muscle relaxant or opioid.",
+                    until,
+                )
+            )
+    if day >= min(pr.review_days) and _not_improving(s) and not resolved:
+        level = "alert" if day >= max(pr.review_days) else "caution"
+        notices.append(Notice("not_improving", level, "Your pain is not improving: see a doctor or physiotherapist."))
+    ready_to_run = any(w.minutes >= pr.running_walk_min and w.pain_after <= w.pain_before for w in s.walks)
+
+    if not resolved:
+        reminders += _checkin_reminders(s)
+        reminders += _review_reminders(s)
+        if p.desk_worker and p.notify_movement and resting_since is None:
+            reminders += _movement_reminders(s)
+
+    treatment = sorted(
+        (r for r in reminders if r.kind.endswith(("_start", "_remove")) and r.due >= now), key=lambda r: r.due
+    )
+    return Plan(
+        phase=phase,
+        acute_ends_at=acute_end,
+        day=day,
+        state=state,
+        running=running,
+        running_until=running_until,
+        pause_until=pause_until,
+        allowed=allowed,
+        reminders=tuple(sorted(reminders, key=lambda r: (r.due, r.slot))),
+        notices=tuple(notices),
+        auto_close=closures,
+        rest_total=rest_total,
+        resting_since=resting_since,
+        nsaid_days=nsaid_days,
+        ready_to_run=ready_to_run,
+        next_action=treatment[0] if treatment else None,
+    )
+
+
+def _allowed(kind, s: Situation, phase, acute_end, running, pause_until) -> Allowed:
+    if phase == "resolved":
+        return Allowed(False, "The episode is resolved.")
+    if running is not None:
+        return Allowed(False, f"An {running.kind} application is running; stop it first.")
+    if kind == ICE and phase == "heat" and not s.protocol.ice_after_acute:
+        return Allowed(False, "The ice phase is over: use moist heat now.")
+    if kind == HEAT and phase == "acute":
+        return Allowed(False, "Heat starts after the first days of ice.", acute_end)
+    if pause_until is not None and s.now < pause_until:
+        return Allowed(False, "Let the skin rest between applications.", pause_until)
+    return Allowed(True, "")
+
+
+def _checkin_reminders(s: Situation) -> list[Reminder]:
+    pr, p = s.protocol, s.patient
+    if not p.notify_checkin:
+        return []
+    logged_days = {local_date(c.at, p.zone) for c in s.checkins}
+    today = local_date(s.now, p.zone)
+    first_day = local_date(s.onset, p.zone)
+    out = []
+    for offset in (0, 1):
+        day = today + timedelta(days=offset)
+        if day < first_day or day in logged_days:
+            continue
+        due = out_of_window(wall_to_utc(day, pr.checkin_reminder_at, p.zone), p.zone, p.sleep_start, p.sleep_end)
+        if offset == 0 and s.now > due + timedelta(minutes=pr.checkin_grace_min):
+            continue
+        out.append(Reminder("checkin", due, f"checkin:{day.isoformat()}"))
+        break
+    return out
+
+
+def _review_reminders(s: Situation) -> list[Reminder]:
+    pr, p = s.protocol, s.patient
+    first_day = local_date(s.onset, p.zone)
+    out = []
+    for days in pr.review_days:
+        due = wall_to_utc(first_day + timedelta(days=days), pr.checkin_reminder_at, p.zone)
+        due = out_of_window(due, p.zone, p.sleep_start, p.sleep_end)
+        if due > s.now - timedelta(days=1):
+            out.append(Reminder("review", due, f"review:{days}"))
+    return out
+
+
+def _movement_reminders(s: Situation) -> list[Reminder]:
+    """The current and the next sitting break, on the local clock's half hours, while awake."""
+    pr, p = s.protocol, s.patient
+    step = pr.sitting_break_min
+    local = s.now.astimezone(p.zone)
+    minutes = local.hour * 60 + local.minute
+    floor = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=minutes - minutes % step)
+    out = []
+    for candidate in (floor, floor + timedelta(minutes=step)):
+        instant = wall_to_utc(candidate.date(), candidate.time(), p.zone)
+        if not in_window(instant, p.zone, p.sleep_start, p.sleep_end) and instant >= s.onset:
+            out.append(Reminder("movement_break", instant, f"movement:{instant.isoformat()}"))
+    return out

@@ -1,0 +1,78 @@
+"""Reads for the protocol: the effective protocol of an episode, and its plan at an instant."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from backcare.accounts.models import Profile
+
+from .models import Activity, Application, CheckIn, Episode, MedicationIntake, Prescription, ProtocolVersion, RestPeriod
+from .protocol import engine
+from .protocol.definition import Protocol, prescribe, protocol_from_dict
+
+
+def protocol_version_current() -> ProtocolVersion | None:
+    return ProtocolVersion.objects.order_by("-version").first()
+
+
+def prescription_current(*, episode: Episode) -> Prescription | None:
+    return Prescription.objects.filter(episode=episode).order_by("-created_at", "-id").first()
+
+
+def episode_protocol(*, episode: Episode) -> Protocol:
+    """The protocol version the episode began with, plus the newest prescription's overrides."""
+    version = episode.protocol_version or protocol_version_current()
+    if version is None:
+        raise LookupError("No protocol version is loaded: run manage.py migrate")
+    base = protocol_from_dict(version.definition)
+    prescription = prescription_current(episode=episode)
+    return prescribe(base, prescription.overrides) if prescription else base
+
+
+def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | None = None) -> engine.Situation:
+    """Everything the engine needs, read in a fixed number of queries whatever the history's size."""
+    profile = Profile.objects.filter(user_id=episode.patient_id).first() or Profile(user_id=episode.patient_id)
+    patient = engine.Patient(
+        zone=ZoneInfo(profile.timezone),
+        sleep_start=profile.sleep_start,
+        sleep_end=profile.sleep_end,
+        desk_worker=profile.desk_worker,
+        notify_treatment=profile.notify_treatment,
+        notify_checkin=profile.notify_checkin,
+        notify_movement=profile.notify_movement,
+    )
+    applications = tuple(
+        engine.Application(str(a.client_uuid), a.kind, a.started_at, a.stopped_at, a.auto_closed)
+        for a in Application.objects.filter(episode=episode).order_by("started_at")
+    )
+    rests = tuple(
+        engine.RestPeriod(r.started_at, r.stopped_at)
+        for r in RestPeriod.objects.filter(episode=episode).order_by("started_at")
+    )
+    intakes = tuple(
+        engine.Intake(m.med_class, m.taken_at)
+        for m in MedicationIntake.objects.filter(episode=episode).only("med_class", "taken_at")
+    )
+    checkins = tuple(
+        engine.PainPoint(at, pain)
+        for at, pain in CheckIn.objects.filter(episode=episode).values_list("occurred_at", "pain")
+    )
+    walks = tuple(
+        engine.Walk(a.started_at, a.minutes, a.pain_before, a.pain_after)
+        for a in Activity.objects.filter(episode=episode, kind=Activity.Kind.WALKING)
+    )
+    return engine.Situation(
+        protocol=protocol or episode_protocol(episode=episode),
+        onset=episode.onset,
+        patient=patient,
+        now=now,
+        applications=applications,
+        rests=rests,
+        intakes=intakes,
+        checkins=checkins,
+        walks=walks,
+        resolved_at=episode.resolved_at,
+    )
+
+
+def episode_plan(*, episode: Episode, now: datetime, protocol: Protocol | None = None) -> engine.Plan:
+    return engine.plan(episode_situation(episode=episode, now=now, protocol=protocol))

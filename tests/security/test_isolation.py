@@ -1,0 +1,647 @@
+"""Nobody sees what is not theirs.
+
+Every URL pattern under /api/ is found by walking Django's resolver, and each must have a rule in
+ROUTES saying how to exercise it. A new endpoint without a rule (or a new method on an endpoint)
+fails test_every_api_route_has_a_rule, so isolation is decided when the endpoint is added.
+
+For every route and method:
+  * anonymous callers (no credentials, or a bad token) get 401/403 and no data, except sign-up/in;
+  * a physiotherapist on a patient endpoint gets 403 (their own endpoints come later);
+  * a patient aiming at another patient's episode or check-in gets 404 (or, for writes keyed by a
+    client id, their own new record / a refusal), the answer does not mention anything of the
+    other's, and the other's rows are unchanged.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.urls import URLResolver, get_resolver, resolve
+from django.utils import timezone
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from backcare.accounts.models import Profile, User
+from content.selectors import redflag_ruleset_current
+from recovery.models import CheckIn, Episode, RedFlagEvent
+from tests.conftest import PASSWORD, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+# Documentation, not data: the schema describes endpoints, it holds nobody's records.
+NOT_DATA_ROUTES = {"schema", "api-docs", "api-redoc"}
+
+OTHER_NAME = "Zebediah-Otherperson"
+OTHER_ZONE = "Pacific/Chatham"
+OTHER_EPISODE_NOTES = "other-episode-notes-7f3a"
+OTHER_CHECKIN_NOTE = "other-checkin-note-c41d"
+MY_NOTE = "my-own-note"
+
+
+# --- the world: me, another patient with data, a physiotherapist ---------------------------
+
+
+@dataclass
+class World:
+    me: User
+    other: User
+    physio: User
+    my_episode: Episode
+    my_checkin: CheckIn
+    other_episode: Episode
+    other_checkin: CheckIn
+    clients: dict[str, APIClient] = field(default_factory=dict)
+
+    def markers(self, *, echoed: frozenset[str] = frozenset()) -> dict[str, str]:
+        """Strings that identify the other patient's data; none may appear in my answers."""
+        found = {
+            "other_email": self.other.email,
+            "other_name": OTHER_NAME,
+            "other_episode_id": str(self.other_episode.id),
+            "other_episode_client_uuid": str(self.other_episode.client_uuid),
+            "other_episode_notes": OTHER_EPISODE_NOTES,
+            "other_checkin_note": OTHER_CHECKIN_NOTE,
+            "other_checkin_id": str(self.other_checkin.client_uuid),
+            "other_timezone": OTHER_ZONE,
+        }
+        return {name: value for name, value in found.items() if name not in echoed}
+
+
+def token_client(user: User | None) -> APIClient:
+    """A client that authenticates for real (knox token), not with force_authenticate."""
+    client = APIClient()
+    if user is not None:
+        _, raw = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    return client
+
+
+def _first_flag_code() -> str | None:
+    ruleset = redflag_ruleset_current()
+    rule = ruleset.rules.first() if ruleset else None
+    return rule.code if rule else None
+
+
+@pytest.fixture
+def world(db) -> World:
+    me = UserFactory(display_name="Me Myself")
+    other = UserFactory(display_name=OTHER_NAME, with_profile=OTHER_ZONE)
+    physio = PhysioFactory(display_name="Physio Person")
+
+    # The other patient's data goes through the API, so it is exactly what real use stores.
+    other_api = token_client(other)
+    response = other_api.post(
+        "/api/episodes/",
+        {
+            "onset": (timezone.now() - timedelta(hours=3)).isoformat(),
+            "trigger": "lifting",
+            "notes": OTHER_EPISODE_NOTES,
+            "client_uuid": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 201, response.content
+    other_episode = Episode.objects.get(pk=response.json()["id"])
+    flag = _first_flag_code()
+    body = {"pain": 9, "note": OTHER_CHECKIN_NOTE, "stiffness": 8, "red_flags": {flag: True} if flag else {}}
+    response = other_api.put(f"/api/checkins/{uuid.uuid4()}/", body)
+    assert response.status_code == 201, response.content
+    other_checkin = CheckIn.objects.get(patient=other)
+
+    my_episode = EpisodeFactory(patient=me, onset=timezone.now() - timedelta(hours=2))
+    my_checkin = CheckInFactory(episode=my_episode, pain=2, note=MY_NOTE)
+    w = World(me, other, physio, my_episode, my_checkin, other_episode, other_checkin)
+    w.clients = {"me": token_client(me), "physio": token_client(physio), "anonymous": token_client(None)}
+    return w
+
+
+def snapshot(user: User) -> dict[str, Any]:
+    """Everything stored for a user, to prove a request did not touch it."""
+    return {
+        "user": User.objects.filter(pk=user.pk).values().get(),
+        "profile": list(Profile.objects.filter(user=user).values()),
+        "episodes": list(Episode.objects.filter(patient=user).order_by("pk").values()),
+        "checkins": list(CheckIn.objects.filter(patient=user).order_by("pk").values()),
+        "redflags": list(RedFlagEvent.objects.filter(patient=user).order_by("pk").values()),
+        "tokens": list(AuthToken.objects.filter(user=user).order_by("digest").values_list("digest", "expiry")),
+    }
+
+
+# --- the route table ------------------------------------------------------------------------
+
+PUBLIC = "public"  # sign-up and sign-in: anyone may call them
+SIGNED_IN = "signed-in"  # any signed-in account, patient or physiotherapist, about itself
+PATIENT = "patient"  # patient data: patients only, and only their own
+
+DENIED = frozenset({401, 403})
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    # Builds the path aimed at the other patient's data (or at the caller's own, if it has no target).
+    path: Callable[[World], str]
+    body: Callable[[World], Any] | None = None
+    # Statuses a patient may get from this call when it targets the other patient's data.
+    as_patient: frozenset[int] = frozenset({404})
+    # Statuses an anonymous caller may get (only public routes list any besides 401/403).
+    anonymous: frozenset[int] = DENIED
+    # Markers the answer may legitimately contain because the request itself carried them.
+    echoed: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: str
+    calls: tuple[Call, ...]
+
+
+def _new_email(w: World) -> str:
+    return f"new-{uuid.uuid4().hex[:8]}@example.test"
+
+
+ROUTES: dict[str, Rule] = {
+    "auth-register": Rule(
+        PUBLIC,
+        (
+            # Another person's address: refused as taken, nothing about the account is shown.
+            Call(
+                "post",
+                lambda w: "/api/auth/register/",
+                lambda w: {"email": w.other.email, "password": PASSWORD},
+                as_patient=frozenset({409}),
+                anonymous=frozenset({409}),
+            ),
+            Call(
+                "post",
+                lambda w: "/api/auth/register/",
+                lambda w: {"email": _new_email(w), "password": PASSWORD},
+                as_patient=frozenset({201}),
+                anonymous=frozenset({201}),
+            ),
+        ),
+    ),
+    "auth-login": Rule(
+        PUBLIC,
+        (
+            Call(
+                "post",
+                lambda w: "/api/auth/login/",
+                lambda w: {"email": w.other.email, "password": "guess-1234"},
+                as_patient=frozenset({400}),
+                anonymous=frozenset({400}),
+            ),
+        ),
+    ),
+    "auth-logout": Rule(SIGNED_IN, (Call("post", lambda w: "/api/auth/logout/", as_patient=frozenset({204})),)),
+    "me": Rule(SIGNED_IN, (Call("get", lambda w: "/api/me/", as_patient=frozenset({200})),)),
+    "me-profile": Rule(
+        SIGNED_IN,
+        (
+            Call("get", lambda w: "/api/me/profile/", as_patient=frozenset({200})),
+            Call(
+                "patch", lambda w: "/api/me/profile/", lambda w: {"timezone": "Asia/Tokyo"}, as_patient=frozenset({200})
+            ),
+        ),
+    ),
+    "episode-list": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/episodes/", as_patient=frozenset({200})),
+            # Replaying the other's offline client id must not hand back their episode.
+            Call(
+                "post",
+                lambda w: "/api/episodes/",
+                lambda w: {
+                    "onset": w.other_episode.onset.isoformat(),
+                    "trigger": w.other_episode.trigger,
+                    "notes": "",
+                    "client_uuid": str(w.other_episode.client_uuid),
+                },
+                as_patient=frozenset({409}),  # I already have an open episode of my own
+            ),
+        ),
+    ),
+    "episode-detail": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/"),)),
+    "episode-resolve": Rule(
+        PATIENT, (Call("post", lambda w: f"/api/episodes/{w.other_episode.id}/resolve/", lambda w: {}),)
+    ),
+    "episode-daily": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/daily/"),)),
+    "checkin-list": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/checkins/", as_patient=frozenset({200})),
+            Call("get", lambda w: f"/api/checkins/?episode={w.other_episode.id}"),
+        ),
+    ),
+    "checkin-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/checkins/{w.other_checkin.client_uuid}/"),
+            # The other's client id: at most a new record of mine (201), or a refusal; never theirs.
+            Call(
+                "put",
+                lambda w: f"/api/checkins/{w.other_checkin.client_uuid}/",
+                lambda w: {"pain": 3},
+                as_patient=frozenset({201, 400, 404, 409}),
+                echoed=frozenset({"other_checkin_id"}),
+            ),
+            # Filing my check-in under the other's episode is refused.
+            Call(
+                "put",
+                lambda w: f"/api/checkins/{uuid.uuid4()}/",
+                lambda w: {"pain": 3, "episode": str(w.other_episode.id)},
+                as_patient=frozenset({400, 404}),
+            ),
+        ),
+    ),
+    "sync": Rule(
+        PATIENT,
+        (
+            Call(
+                "post",
+                lambda w: "/api/sync/",
+                lambda w: {
+                    "items": [
+                        {"kind": "checkin", "id": str(w.other_checkin.client_uuid), "data": {"pain": 3}},
+                        {
+                            "kind": "checkin",
+                            "id": str(uuid.uuid4()),
+                            "data": {"pain": 3, "episode": str(w.other_episode.id)},
+                        },
+                    ]
+                },
+                as_patient=frozenset({200}),
+                echoed=frozenset({"other_checkin_id"}),
+            ),
+        ),
+    ),
+}
+
+
+# --- walking the resolver -------------------------------------------------------------------
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def api_routes() -> dict[str | None, list]:
+    """Every URL pattern whose full route starts with api/, by name (None for an unnamed one)."""
+    found: dict[str | None, list] = {}
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern).lstrip("^")
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif route.startswith("api/"):
+                found.setdefault(pattern.name, []).append((route, pattern))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def implemented_methods(pattern) -> set[str]:
+    view = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+    if view is None:
+        return {"<function view: list its methods in ROUTES by hand>"}
+    return {method for method in HTTP_METHODS if hasattr(view, method)}
+
+
+DATA_ROUTES = sorted(name for name in api_routes() if name not in NOT_DATA_ROUTES and name is not None)
+
+
+def test_every_api_route_has_a_rule():
+    routes = api_routes()
+    assert None not in routes, f"unnamed API routes cannot be checked: {[r for r, _ in routes[None]]}"
+    found = set(routes) - NOT_DATA_ROUTES
+    assert found, "the resolver walk found no API routes"
+    missing = found - set(ROUTES)
+    stale = set(ROUTES) - found
+    assert not missing, f"API routes without an isolation rule in ROUTES: {sorted(missing)}"
+    assert not stale, f"ROUTES lists routes that no longer exist: {sorted(stale)}"
+    assert set(routes) >= NOT_DATA_ROUTES, "the schema/docs routes moved; update NOT_DATA_ROUTES"
+
+
+@pytest.mark.parametrize("name", DATA_ROUTES)
+def test_every_method_has_a_rule(name):
+    rule = _rule(name)
+    implemented = set().union(*(implemented_methods(pattern) for _, pattern in api_routes()[name]))
+    assert {call.method for call in rule.calls} == implemented, f"{name}: rules for {implemented} needed"
+
+
+@pytest.mark.parametrize("name", DATA_ROUTES)
+def test_rule_paths_resolve_to_their_route(world, name):
+    for call in _rule(name).calls:
+        path = call.path(world).split("?")[0]
+        assert resolve(path).url_name == name, f"{call.method.upper()} {path} is not {name}"
+
+
+# --- the checks, route by route -------------------------------------------------------------
+
+
+def _send(client: APIClient, call: Call, world: World):
+    body = call.body(world) if call.body else None
+    return getattr(client, call.method)(call.path(world), body)
+
+
+def _assert_no_leak(response, world: World, echoed: frozenset[str] = frozenset(), what: str = "") -> None:
+    text = response.content.decode()
+    for name, value in world.markers(echoed=echoed).items():
+        assert value not in text, f"{what} leaks {name}: {text[:500]}"
+
+
+def _rule(name: str) -> Rule:
+    if name not in ROUTES:
+        pytest.fail(f"API route {name!r} has no isolation rule in ROUTES")
+    return ROUTES[name]
+
+
+def _refusal_carries_no_data(response) -> None:
+    data = response.json()
+    assert isinstance(data, dict) and set(data) <= {"detail"}, data
+
+
+@pytest.mark.parametrize("name", DATA_ROUTES)
+def test_anonymous_gets_nothing(world, name):
+    before = {u.pk: snapshot(u) for u in (world.me, world.other, world.physio)}
+    bad_token = APIClient()
+    bad_token.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
+    for call in _rule(name).calls:
+        response = _send(world.clients["anonymous"], call, world)
+        assert response.status_code in call.anonymous, (call.method, call.path(world), response.content)
+        if call.anonymous == DENIED:
+            _refusal_carries_no_data(response)
+            response = _send(bad_token, call, world)
+            assert response.status_code == 401, (call.method, call.path(world), response.content)
+            _refusal_carries_no_data(response)
+        _assert_no_leak(response, world, call.echoed, f"{call.method.upper()} {call.path(world)}")
+    assert {u.pk: snapshot(u) for u in (world.me, world.other, world.physio)} == before
+
+
+@pytest.mark.parametrize("name", DATA_ROUTES)
+def test_physiotherapist_on_patient_endpoints_is_forbidden(world, name):
+    rule = _rule(name)
+    before = {u.pk: snapshot(u) for u in (world.me, world.other)}
+    for call in rule.calls:
+        response = _send(world.clients["physio"], call, world)
+        if rule.access == PATIENT:
+            assert response.status_code == 403, (call.method, call.path(world), response.content)
+            _refusal_carries_no_data(response)
+        else:
+            assert response.status_code not in DENIED, (call.method, call.path(world), response.content)
+        _assert_no_leak(response, world, call.echoed, f"{call.method.upper()} {call.path(world)}")
+    assert {u.pk: snapshot(u) for u in (world.me, world.other)} == before
+    assert not Episode.objects.filter(patient=world.physio).exists()
+    assert not CheckIn.objects.filter(patient=world.physio).exists()
+
+
+@pytest.mark.parametrize("name", DATA_ROUTES)
+def test_patient_cannot_reach_another_patients_data(world, name):
+    before = snapshot(world.other)
+    for call in _rule(name).calls:
+        response = _send(world.clients["me"], call, world)
+        assert response.status_code in call.as_patient, (call.method, call.path(world), response.content)
+        _assert_no_leak(response, world, call.echoed, f"{call.method.upper()} {call.path(world)}")
+    assert snapshot(world.other) == before
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+def _walk_pages(client: APIClient, url: str) -> list[dict]:
+    rows, seen = [], 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        data = response.json()
+        rows += data["results"]
+        url = data["next"]
+        seen += 1
+        assert seen < 50
+    return rows
+
+
+@pytest.fixture
+def crowd(world):
+    """More patients with data, so a missing owner filter would show up in any list."""
+    for _ in range(3):
+        stranger = UserFactory()
+        episode = EpisodeFactory(patient=stranger)
+        CheckInFactory.create_batch(2, episode=episode)
+        EpisodeFactory(
+            patient=stranger,
+            onset=timezone.now() - timedelta(days=5),
+            status=Episode.Status.RESOLVED,
+            resolved_at=timezone.now() - timedelta(days=4),
+        )
+    old = EpisodeFactory(
+        patient=world.me,
+        onset=timezone.now() - timedelta(days=10),
+        status=Episode.Status.RESOLVED,
+        resolved_at=timezone.now() - timedelta(days=9),
+    )
+    CheckInFactory(episode=old, occurred_at=old.onset + timedelta(hours=1))
+    return world
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+def test_episode_list_holds_only_my_episodes(crowd, limit):
+    client = crowd.clients["me"]
+    rows = _walk_pages(client, "/api/episodes/" + (f"?limit={limit}" if limit else ""))
+    mine = {str(pk) for pk in Episode.objects.filter(patient=crowd.me).values_list("pk", flat=True)}
+    assert {row["id"] for row in rows} == mine
+    assert len(rows) == len(mine) == 2
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+def test_checkin_list_holds_only_my_checkins(crowd, limit):
+    client = crowd.clients["me"]
+    rows = _walk_pages(client, "/api/checkins/" + (f"?limit={limit}" if limit else ""))
+    mine = {str(u) for u in CheckIn.objects.filter(patient=crowd.me).values_list("client_uuid", flat=True)}
+    assert {row["id"] for row in rows} == mine
+    assert len(rows) == len(mine) == 2
+    episodes = {str(pk) for pk in Episode.objects.filter(patient=crowd.me).values_list("pk", flat=True)}
+    assert {row["episode"] for row in rows} <= episodes
+
+
+def test_checkin_list_filtered_by_my_episode_holds_only_its_checkins(crowd):
+    rows = _walk_pages(crowd.clients["me"], f"/api/checkins/?episode={crowd.my_episode.id}")
+    assert [row["id"] for row in rows] == [str(crowd.my_checkin.client_uuid)]
+
+
+def test_the_other_patient_sees_only_their_own_too(crowd):
+    other = token_client(crowd.other)
+    episodes = _walk_pages(other, "/api/episodes/")
+    checkins = _walk_pages(other, "/api/checkins/")
+    assert [row["id"] for row in episodes] == [str(crowd.other_episode.id)]
+    assert [row["id"] for row in checkins] == [str(crowd.other_checkin.client_uuid)]
+
+
+# --- 404 is the same for "not yours" and "does not exist" -----------------------------------
+
+NO_ORACLE_CALLS = [
+    ("get", "/api/episodes/{episode}/", None),
+    ("post", "/api/episodes/{episode}/resolve/", {}),
+    ("get", "/api/episodes/{episode}/daily/", None),
+    ("get", "/api/checkins/?episode={episode}", None),
+    ("get", "/api/checkins/{checkin}/", None),
+    ("put", "/api/checkins/{fresh}/", {"pain": 3, "episode": "{episode}"}),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "body"), NO_ORACLE_CALLS)
+def test_another_patients_ids_look_exactly_like_unknown_ids(world, method, template, body):
+    client = world.clients["me"]
+
+    def call(episode, checkin):
+        fill = {"episode": str(episode), "checkin": str(checkin), "fresh": str(uuid.uuid4())}
+        data = {k: (v.format(**fill) if isinstance(v, str) else v) for k, v in body.items()} if body else body
+        return getattr(client, method)(template.format(**fill), data)
+
+    theirs = call(world.other_episode.id, world.other_checkin.client_uuid)
+    unknown = call(uuid.uuid4(), uuid.uuid4())
+    assert theirs.status_code == unknown.status_code
+    assert theirs.status_code in {400, 404}
+    assert theirs.json() == unknown.json()
+
+
+# --- writes keyed by a client id ------------------------------------------------------------
+
+
+def test_put_with_another_patients_checkin_id_creates_my_own_record(world):
+    client = world.clients["me"]
+    before = snapshot(world.other)
+    url = f"/api/checkins/{world.other_checkin.client_uuid}/"
+    response = client.put(url, {"pain": 3})
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["id"] == str(world.other_checkin.client_uuid)
+    assert data["episode"] == str(world.my_episode.id)
+    assert data["pain"] == 3
+    assert data["note"] == ""
+    assert data["escalation"] is None
+    assert snapshot(world.other) == before
+
+    mine = CheckIn.objects.get(patient=world.me, client_uuid=world.other_checkin.client_uuid)
+    assert mine.pk != world.other_checkin.pk
+    assert mine.episode == world.my_episode
+    # Each of us reads back our own record under the shared id.
+    assert client.get(url).json()["pain"] == 3
+    theirs = token_client(world.other).get(url)
+    assert theirs.status_code == 200
+    assert theirs.json()["pain"] == 9
+    assert theirs.json()["note"] == OTHER_CHECKIN_NOTE
+
+
+def test_put_replaying_another_patients_exact_body_is_not_treated_as_a_replay(world):
+    """The same id and the same body as the other's record: a replay answer (200) would confirm it exists."""
+    client = world.clients["me"]
+    flag = _first_flag_code()
+    body = {"pain": 9, "note": OTHER_CHECKIN_NOTE, "stiffness": 8, "red_flags": {flag: True} if flag else {}}
+    before = snapshot(world.other)
+    response = client.put(f"/api/checkins/{world.other_checkin.client_uuid}/", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["episode"] == str(world.my_episode.id)
+    assert snapshot(world.other) == before
+    assert RedFlagEvent.objects.filter(patient=world.me).count() == (1 if flag else 0)
+
+
+def test_put_with_another_patients_checkin_id_and_no_episode_of_mine_is_refused(world):
+    loner = UserFactory()
+    client = token_client(loner)
+    before = snapshot(world.other)
+    response = client.put(f"/api/checkins/{world.other_checkin.client_uuid}/", {"pain": 3})
+    assert response.status_code == 400, response.content
+    assert "episode" in response.json()
+    _assert_no_leak(response, world)
+    assert not CheckIn.objects.filter(patient=loner).exists()
+    assert snapshot(world.other) == before
+
+
+def test_put_into_another_patients_episode_is_refused(world):
+    client = world.clients["me"]
+    before = snapshot(world.other)
+    response = client.put(f"/api/checkins/{uuid.uuid4()}/", {"pain": 3, "episode": str(world.other_episode.id)})
+    assert response.status_code == 400, response.content
+    assert "episode" in response.json()
+    assert CheckIn.objects.filter(patient=world.me).count() == 1
+    assert CheckIn.objects.filter(episode=world.other_episode).count() == 1
+    assert snapshot(world.other) == before
+
+
+def test_opening_an_episode_with_another_patients_client_uuid_never_returns_theirs(world):
+    Episode.objects.filter(pk=world.my_episode.pk).update(
+        status=Episode.Status.RESOLVED, resolved_at=timezone.now() - timedelta(hours=1)
+    )
+    before = snapshot(world.other)
+    body = {
+        "onset": world.other_episode.onset.isoformat(),
+        "trigger": world.other_episode.trigger,
+        "notes": OTHER_EPISODE_NOTES,
+        "client_uuid": str(world.other_episode.client_uuid),
+    }
+    response = world.clients["me"].post("/api/episodes/", body)
+    assert response.status_code == 201, response.content  # a new episode of mine, not a replay of theirs
+    assert response.json()["id"] != str(world.other_episode.id)
+    assert Episode.objects.get(pk=response.json()["id"]).patient == world.me
+    assert snapshot(world.other) == before
+
+
+def test_resolving_another_patients_episode_leaves_it_open(world):
+    response = world.clients["me"].post(f"/api/episodes/{world.other_episode.id}/resolve/", {})
+    assert response.status_code == 404
+    world.other_episode.refresh_from_db()
+    assert world.other_episode.status == Episode.Status.OPEN
+    assert world.other_episode.resolved_at is None
+    world.my_episode.refresh_from_db()
+    assert world.my_episode.status == Episode.Status.OPEN
+
+
+# --- offline sync ---------------------------------------------------------------------------
+
+
+def test_sync_with_another_patients_checkin_id_never_touches_or_reveals_theirs(world):
+    client = world.clients["me"]
+    before = snapshot(world.other)
+    flag = _first_flag_code()
+    items = [
+        # The other's id with a new body, and with exactly their body: both become records of mine.
+        {"kind": "checkin", "id": str(world.other_checkin.client_uuid), "data": {"pain": 3}},
+        {
+            "kind": "checkin",
+            "id": str(world.other_checkin.client_uuid),
+            "data": {"pain": 9, "note": OTHER_CHECKIN_NOTE, "stiffness": 8, "red_flags": {flag: True} if flag else {}},
+        },
+        # Into the other's episode: refused like an unknown episode.
+        {"kind": "checkin", "id": str(uuid.uuid4()), "data": {"pain": 3, "episode": str(world.other_episode.id)}},
+        {"kind": "checkin", "id": str(uuid.uuid4()), "data": {"pain": 3, "episode": str(uuid.uuid4())}},
+    ]
+    response = client.post("/api/sync/", {"items": items})
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == [201, 409, 400, 400]
+    assert results[0]["record"]["episode"] == str(world.my_episode.id)
+    assert results[0]["record"]["pain"] == 3
+    # The second item reuses the id I now own with a different body: a conflict with *my* record.
+    assert "record" not in results[1]
+    assert results[2]["errors"] == results[3]["errors"]
+    assert "episode" in results[2]["errors"]
+    _assert_no_leak(response, world, echoed=frozenset({"other_checkin_id"}))
+    assert snapshot(world.other) == before
+    assert CheckIn.objects.filter(patient=world.me, client_uuid=world.other_checkin.client_uuid).get().pain == 3
+
+
+def test_sync_replaying_another_patients_exact_body_creates_my_own(world):
+    flag = _first_flag_code()
+    body = {"pain": 9, "note": OTHER_CHECKIN_NOTE, "stiffness": 8, "red_flags": {flag: True} if flag else {}}
+    before = snapshot(world.other)
+    response = world.clients["me"].post(
+        "/api/sync/", {"items": [{"kind": "checkin", "id": str(world.other_checkin.client_uuid), "data": body}]}
+    )
+    assert response.status_code == 200, response.content
+    (result,) = response.json()["results"]
+    assert result["status"] == 201
+    assert result["record"]["episode"] == str(world.my_episode.id)
+    assert snapshot(world.other) == before
