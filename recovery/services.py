@@ -15,7 +15,7 @@ from backcare.core.api import Conflict
 from content.selectors import redflag_ruleset_current
 
 from . import redflags
-from .models import CheckIn, Episode, ProtocolVersion, RedFlagEvent
+from .models import CheckIn, Episode, ProtocolVersion, RedFlagEvent, RestPeriod
 
 CLOCK_SKEW = timedelta(minutes=5)
 ONSET_MAX_AGE = timedelta(days=30)
@@ -93,6 +93,11 @@ def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: dateti
     episode.status = Episode.Status.RESOLVED
     episode.resolved_at = resolved_at
     episode.save(update_fields=["status", "resolved_at"])
+    # Bed rest cannot outlive the episode; a running ice or heat application keeps its remove
+    # reminder and is closed at its cap like any other.
+    RestPeriod.objects.filter(episode=episode, stopped_at__isnull=True, started_at__lt=resolved_at).update(
+        stopped_at=resolved_at
+    )
     return episode
 
 

@@ -1,13 +1,14 @@
 """Reads for the protocol: the effective protocol of an episode, and its plan at an instant."""
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from backcare.accounts.models import Profile
 
 from .models import Activity, Application, CheckIn, Episode, MedicationIntake, Prescription, ProtocolVersion, RestPeriod
 from .protocol import engine
-from .protocol.definition import Protocol, prescribe, protocol_from_dict
+from .protocol.definition import BOUNDS, PRESCRIBABLE, Protocol, prescribe, protocol_from_dict, protocol_to_dict
 
 
 def protocol_version_current() -> ProtocolVersion | None:
@@ -76,3 +77,42 @@ def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | N
 
 def episode_plan(*, episode: Episode, now: datetime, protocol: Protocol | None = None) -> engine.Plan:
     return engine.plan(episode_situation(episode=episode, now=now, protocol=protocol))
+
+
+def episode_reminders_planned(*, episode: Episode, now: datetime) -> dict[str, engine.Reminder]:
+    """The reminders that should exist for the episode at `now`, keyed by slot (the scheduler's input)."""
+    return {reminder.slot: reminder for reminder in episode_plan(episode=episode, now=now).reminders}
+
+
+def prescription_history(*, episode: Episode) -> list[Prescription]:
+    """Every prescription of the episode, newest first (the first one applies), with its author."""
+    return list(
+        Prescription.objects.filter(episode=episode).select_related("created_by").order_by("-created_at", "-id")
+    )
+
+
+def episode_protocol_overview(*, episode: Episode) -> dict[str, Any]:
+    """What the patient is shown about their protocol: the values in force and where they come from."""
+    version = episode.protocol_version or protocol_version_current()
+    if version is None:
+        raise LookupError("No protocol version is loaded: run manage.py migrate")
+    defaults = protocol_from_dict(version.definition)
+    history = prescription_history(episode=episode)
+    effective = prescribe(defaults, history[0].overrides) if history else defaults
+    return {
+        "episode": episode.id,
+        "version": version.version,
+        "values": protocol_to_dict(effective),
+        "defaults": protocol_to_dict(defaults),
+        "prescribable": sorted(PRESCRIBABLE),
+        "bounds": {name: {"min": low, "max": high} for name, (low, high) in BOUNDS.items()},
+        "prescriptions": [
+            {
+                "overrides": p.overrides,
+                "note": p.note,
+                "author": (p.created_by.display_name or None) if p.created_by else None,
+                "created_at": p.created_at,
+            }
+            for p in history
+        ],
+    }

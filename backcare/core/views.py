@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET
 
 from backcare.celery import app as celery_app
 
-from .services import heartbeat_status
+from .selectors import heartbeat_status
 
 
 def _check_database() -> dict:

@@ -164,6 +164,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "EpisodeStatusEnum": "recovery.models.Episode.Status",
         "RedFlagLevelEnum": "content.models.RedFlagLevel",
+        "ApplicationKindEnum": "recovery.models.ApplicationKind",
+        "ActivityKindEnum": "recovery.models.Activity.Kind",
     },
 }
 
@@ -206,6 +208,11 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "applications-close-overdue": {
+        "task": "recovery.tasks.applications_close_overdue",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "expired-tokens-purge": {
         "task": "backcare.accounts.tasks.expired_tokens_purge",
         "schedule": 3600.0,

@@ -110,8 +110,24 @@ class DailySummaryOutputSerializer(serializers.Serializer):
     days = DailySummarySerializer(many=True)
 
 
+# What an offline queue may hold: each kind is the write of one single-record endpoint.
+SYNC_KINDS = {
+    "checkin": "PUT /api/checkins/{id}/",
+    "application": "PUT /api/applications/{id}/",
+    "application_stop": "POST /api/applications/{id}/stop/",
+    "rest": "PUT /api/rest/{id}/",
+    "rest_stop": "POST /api/rest/{id}/stop/",
+    "medication": "PUT /api/medications/{id}/",
+    "activity": "PUT /api/activities/{id}/",
+}
+
+
 class SyncItemSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=["checkin"], help_text="What the queued write is.")
+    kind = serializers.ChoiceField(
+        choices=list(SYNC_KINDS),
+        help_text="What the queued write is: "
+        + "; ".join(f"{kind} = {endpoint}" for kind, endpoint in SYNC_KINDS.items()),
+    )
     id = serializers.UUIDField(help_text="The client id of the record.")
     data = serializers.DictField(help_text="The body the single-record endpoint takes.")
 
@@ -126,7 +142,11 @@ class SyncResultSerializer(serializers.Serializer):
     id = serializers.CharField(allow_null=True)
     status = serializers.IntegerField(help_text="The HTTP status the single-record endpoint would answer")
     errors = serializers.JSONField(required=False)
-    record = CheckInOutputSerializer(required=False)
+    record = serializers.DictField(
+        required=False,
+        help_text="The stored record, as the single-record endpoint answers it for this kind "
+        "(check-in, application, rest period, medication intake or activity).",
+    )
 
 
 class SyncOutputSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from backcare.core.pagination import NewestFirstCursor
 from recovery import selectors, treatment_selectors, treatment_services
 from recovery.api import treatment_serializers as ts
 from recovery.api.views import PatientAPIView
-from recovery.models import Application
+from recovery.models import Activity, Application, MedicationIntake, RestPeriod
 from recovery.protocol.definition import protocol_to_dict
 
 
@@ -97,12 +97,8 @@ class ApplicationStopView(PatientAPIView):
         tags=["protocol"],
     )
     def post(self, request, application_id: uuid.UUID):
-        data = ts.ApplicationStopSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        app = treatment_services.application_stop(
-            patient=request.user, client_uuid=application_id, stopped_at=data.validated_data["stopped_at"]
-        )
-        return Response(ts.ApplicationOutputSerializer(app).data)
+        result = application_stop_from(request.user, application_id, request.data)
+        return Response(ts.ApplicationOutputSerializer(result.record).data)
 
 
 class EpisodeStateView(PatientAPIView):
@@ -150,3 +146,229 @@ def state_payload(episode, plan, protocol, now) -> dict:
         "ready_to_run": plan.ready_to_run,
         "protocol": protocol_to_dict(protocol),
     }
+
+
+def application_stop_from(user, application_id: uuid.UUID, body) -> treatment_services.WriteResult:
+    data = ts.ApplicationStopSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    app = treatment_services.application_stop(
+        patient=user, client_uuid=application_id, stopped_at=data.validated_data["stopped_at"]
+    )
+    return treatment_services.WriteResult(app, False)
+
+
+# --- rest, medication, walks ---------------------------------------------------------------------
+
+
+class RestCursor(NewestFirstCursor):
+    ordering = ("-started_at", "-id")
+
+
+class MedicationCursor(NewestFirstCursor):
+    ordering = ("-taken_at", "-id")
+
+
+class ActivityCursor(NewestFirstCursor):
+    ordering = ("-started_at", "-id")
+
+
+def _own_list(view, request, model, output):
+    """The caller's records, newest first, optionally of one of their episodes (404 if not theirs)."""
+    episode_id = _episode_filter(request)
+    qs = model.objects.filter(patient=request.user)
+    if episode_id is not None:
+        qs = qs.filter(episode_id=episode_id)
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(qs, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True).data)
+
+
+def _own_record(model, user, client_uuid: uuid.UUID, what: str):
+    record = model.objects.filter(patient=user, client_uuid=client_uuid).first()
+    if record is None:
+        raise Http404(f"No such {what}.")
+    return record
+
+
+def _written(result: treatment_services.WriteResult, output) -> Response:
+    return Response(
+        output(result.record).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    )
+
+
+def _episode_param(what: str) -> OpenApiParameter:
+    return OpenApiParameter("episode", OpenApiTypes.UUID, description=f"Only this episode's {what}")
+
+
+def rest_put_from(user, rest_id: uuid.UUID, body) -> treatment_services.WriteResult:
+    data = ts.RestPutSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    return treatment_services.rest_put(
+        patient=user,
+        client_uuid=rest_id,
+        started_at=v.get("started_at"),
+        stopped_at=v.get("stopped_at"),
+        episode_id=v.get("episode"),
+    )
+
+
+def rest_stop_from(user, rest_id: uuid.UUID, body) -> treatment_services.WriteResult:
+    data = ts.RestStopSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    rest = treatment_services.rest_stop(patient=user, client_uuid=rest_id, stopped_at=data.validated_data["stopped_at"])
+    return treatment_services.WriteResult(rest, False)
+
+
+def medication_put_from(user, medication_id: uuid.UUID, body) -> treatment_services.WriteResult:
+    data = ts.MedicationPutSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    return treatment_services.medication_put(
+        patient=user,
+        client_uuid=medication_id,
+        med_class=v["med_class"],
+        dose_mg=v["dose_mg"],
+        taken_at=v.get("taken_at"),
+        name=v["name"],
+        episode_id=v.get("episode"),
+    )
+
+
+def activity_put_from(user, activity_id: uuid.UUID, body) -> treatment_services.WriteResult:
+    data = ts.ActivityPutSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    v = data.validated_data
+    return treatment_services.activity_put(
+        patient=user,
+        client_uuid=activity_id,
+        kind=v["kind"],
+        started_at=v["started_at"],
+        minutes=v["minutes"],
+        pain_before=v["pain_before"],
+        pain_after=v["pain_after"],
+        episode_id=v.get("episode"),
+    )
+
+
+class RestListView(PatientAPIView):
+    pagination_class = RestCursor
+
+    @extend_schema(
+        parameters=[_episode_param("rest periods")],
+        responses={200: ts.RestOutputSerializer(many=True)},
+        tags=["protocol"],
+    )
+    def get(self, request):
+        return _own_list(self, request, RestPeriod, ts.RestOutputSerializer)
+
+
+class RestDetailView(PatientAPIView):
+    @extend_schema(responses={200: ts.RestOutputSerializer}, tags=["protocol"])
+    def get(self, request, rest_id: uuid.UUID):
+        return Response(ts.RestOutputSerializer(_own_record(RestPeriod, request.user, rest_id, "rest period")).data)
+
+    @extend_schema(
+        request=ts.RestPutSerializer,
+        responses={
+            201: ts.RestOutputSerializer,
+            200: OpenApiResponse(ts.RestOutputSerializer, description="Replay, or the stop of a running one."),
+            409: OpenApiResponse(
+                description="The id was used for another rest period, or it would overlap one already "
+                "recorded (`overlaps` names it)."
+            ),
+        },
+        tags=["protocol"],
+    )
+    def put(self, request, rest_id: uuid.UUID):
+        """Start bed rest now, or record one made offline with its start and stop."""
+        return _written(rest_put_from(request.user, rest_id, request.data), ts.RestOutputSerializer)
+
+
+class RestStopView(PatientAPIView):
+    @extend_schema(
+        request=ts.RestStopSerializer,
+        responses={
+            200: ts.RestOutputSerializer,
+            409: OpenApiResponse(description="Not running, or already stopped at another time."),
+        },
+        tags=["protocol"],
+    )
+    def post(self, request, rest_id: uuid.UUID):
+        return _written(rest_stop_from(request.user, rest_id, request.data), ts.RestOutputSerializer)
+
+
+class MedicationListView(PatientAPIView):
+    pagination_class = MedicationCursor
+
+    @extend_schema(
+        parameters=[_episode_param("intakes")],
+        responses={200: ts.MedicationOutputSerializer(many=True)},
+        tags=["protocol"],
+    )
+    def get(self, request):
+        return _own_list(self, request, MedicationIntake, ts.MedicationOutputSerializer)
+
+
+class MedicationDetailView(PatientAPIView):
+    @extend_schema(responses={200: ts.MedicationOutputSerializer}, tags=["protocol"])
+    def get(self, request, medication_id: uuid.UUID):
+        intake = _own_record(MedicationIntake, request.user, medication_id, "medication intake")
+        return Response(ts.MedicationOutputSerializer(intake).data)
+
+    @extend_schema(
+        request=ts.MedicationPutSerializer,
+        responses={
+            201: ts.MedicationOutputSerializer,
+            200: OpenApiResponse(ts.MedicationOutputSerializer, description="Replay: already stored, unchanged."),
+            409: OpenApiResponse(description="This id was stored with different content."),
+        },
+        tags=["protocol"],
+    )
+    def put(self, request, medication_id: uuid.UUID):
+        """Log a medication intake by class and dose (default: taken now)."""
+        return _written(medication_put_from(request.user, medication_id, request.data), ts.MedicationOutputSerializer)
+
+
+class ActivityListView(PatientAPIView):
+    pagination_class = ActivityCursor
+
+    @extend_schema(
+        parameters=[_episode_param("activities")],
+        responses={200: ts.ActivityOutputSerializer(many=True)},
+        tags=["protocol"],
+    )
+    def get(self, request):
+        return _own_list(self, request, Activity, ts.ActivityOutputSerializer)
+
+
+class ActivityDetailView(PatientAPIView):
+    @extend_schema(responses={200: ts.ActivityOutputSerializer}, tags=["protocol"])
+    def get(self, request, activity_id: uuid.UUID):
+        return Response(ts.ActivityOutputSerializer(_own_record(Activity, request.user, activity_id, "activity")).data)
+
+    @extend_schema(
+        request=ts.ActivityPutSerializer,
+        responses={
+            201: ts.ActivityOutputSerializer,
+            200: OpenApiResponse(ts.ActivityOutputSerializer, description="Replay: already stored, unchanged."),
+            409: OpenApiResponse(
+                description="This id was stored with different content, or the walk overlaps another one "
+                "(`overlaps` names it)."
+            ),
+        },
+        tags=["protocol"],
+    )
+    def put(self, request, activity_id: uuid.UUID):
+        """Log a finished walk with the pain before and after it."""
+        return _written(activity_put_from(request.user, activity_id, request.data), ts.ActivityOutputSerializer)
+
+
+class EpisodeProtocolView(PatientAPIView):
+    @extend_schema(responses={200: ts.EpisodeProtocolSerializer}, tags=["protocol"])
+    def get(self, request, episode_id: uuid.UUID):
+        """The protocol the episode follows: values in force, its version, the hard bounds, the prescriptions."""
+        episode = selectors.episode_get(patient=request.user, episode_id=episode_id)
+        return Response(
+            ts.EpisodeProtocolSerializer(treatment_selectors.episode_protocol_overview(episode=episode)).data
+        )

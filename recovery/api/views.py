@@ -1,10 +1,9 @@
 import uuid
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -127,48 +126,14 @@ class CheckInDetailView(PatientAPIView):
         tags=["check-ins"],
     )
     def put(self, request, checkin_id: uuid.UUID):
-        result = _checkin_put(request.user, checkin_id, request.data)
+        result = checkin_put_from(request.user, checkin_id, request.data)
         return Response(
             s.CheckInOutputSerializer(result.checkin).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 
-def _checkin_put(user, checkin_id: uuid.UUID, body) -> services.CheckInResult:
+def checkin_put_from(user, checkin_id: uuid.UUID, body) -> services.CheckInResult:
     data = s.CheckInInputSerializer(data=body)
     data.is_valid(raise_exception=True)
     return services.checkin_put(patient=user, client_uuid=checkin_id, data=data.validated_data)
-
-
-class SyncView(PatientAPIView):
-    """Replay writes queued offline. Each item is stored (or refused) on its own; order is kept."""
-
-    @extend_schema(request=s.SyncInputSerializer, responses={200: s.SyncOutputSerializer}, tags=["sync"])
-    def post(self, request):
-        batch = s.SyncInputSerializer(data=request.data)
-        batch.is_valid(raise_exception=True)
-        results = []
-        for index, raw in enumerate(batch.validated_data["items"]):
-            results.append(_sync_one(request.user, index, raw))
-        return Response({"results": results})
-
-
-def _sync_one(user, index: int, raw: dict) -> dict:
-    item = s.SyncItemSerializer(data=raw)
-    if not item.is_valid():
-        # Echo kind and id only when they are strings, as the response schema says (never "None").
-        kind, client_id = (raw.get(key) if isinstance(raw.get(key), str) else None for key in ("kind", "id"))
-        return {"index": index, "kind": kind, "id": client_id, "status": 400, "errors": item.errors}
-    kind, client_id = item.validated_data["kind"], item.validated_data["id"]
-    try:
-        with transaction.atomic():
-            result = _checkin_put(user, client_id, item.validated_data["data"])
-    except APIException as exc:
-        return {"index": index, "kind": kind, "id": str(client_id), "status": exc.status_code, "errors": exc.detail}
-    return {
-        "index": index,
-        "kind": kind,
-        "id": str(client_id),
-        "status": 201 if result.created else 200,
-        "record": s.CheckInOutputSerializer(result.checkin).data,
-    }

@@ -137,11 +137,22 @@ def close_overdue(applications: tuple[Application, ...], protocol: Protocol, now
 
 
 def _avoid_sleep(instant: datetime, run: timedelta, p: Patient) -> datetime:
-    """A start inside the sleep window, or whose application would run into it, moves to its end."""
-    # The window lasts at least 3 h and an application at most 20 min, so checking both ends suffices.
-    for probe in (instant, instant + run):
-        if in_window(probe, p.zone, p.sleep_start, p.sleep_end):
-            return window_end_after(probe, p.zone, p.sleep_end)
+    """A start inside the sleep window, or whose application would run into it, moves to its end.
+
+    The window lasts at least 3 h and an application at most 20 min, so checking both ends of
+    the application suffices, except across a clock change: in an autumn fold a window edge
+    repeats, so there every minute is probed.
+    """
+    for _ in range(8):
+        end = instant + run
+        if instant.astimezone(p.zone).utcoffset() == end.astimezone(p.zone).utcoffset():
+            probes = (instant, end)
+        else:
+            probes = tuple(instant + timedelta(minutes=m) for m in range(int(run.total_seconds() // 60) + 1))
+        hit = next((probe for probe in probes if in_window(probe, p.zone, p.sleep_start, p.sleep_end)), None)
+        if hit is None:
+            return instant
+        instant = window_end_after(hit, p.zone, p.sleep_end)
     return instant
 
 
@@ -248,12 +259,12 @@ def plan(s: Situation) -> Plan:
         notices.append(
             Notice("rest_nudge", "caution", "You have rested a day in total: short gentle walks help recovery.")
         )
-    if resting_since is not None and not resolved:
+    if resting_since is not None and not resolved and p.notify_treatment:
         for kind, threshold in (("rest_nudge", nudge), ("rest_limit", cap)):
             due = resting_since + (threshold - (rest_total - (now - resting_since)))
             reminders.append(Reminder(kind, out_of_window(due, p.zone, p.sleep_start, p.sleep_end), kind))
 
-    nsaid_days = len({local_date(i.at, p.zone) for i in s.intakes if i.med_class == "nsaid"})
+    nsaid_days = len({local_date(i.at, p.zone) for i in s.intakes if i.med_class == "nsaid" and i.at <= now})
     if nsaid_days >= pr.nsaid_flag_day:
         notices.append(
             Notice(
@@ -281,7 +292,8 @@ def plan(s: Situation) -> Plan:
 
     if not resolved:
         reminders += _checkin_reminders(s)
-        reminders += _review_reminders(s)
+        if p.notify_checkin:
+            reminders += _review_reminders(s)
         if p.desk_worker and p.notify_movement and resting_since is None:
             reminders += _movement_reminders(s)
 
@@ -313,32 +325,48 @@ def _allowed(kind, s: Situation, phase, acute_end, running, pause_until) -> Allo
         return Allowed(False, "The episode is resolved.")
     if running is not None:
         return Allowed(False, f"An {running.kind} application is running; stop it first.")
-    if kind == ICE and phase == "heat" and not s.protocol.ice_after_acute:
+    ice_after_acute = s.protocol.ice_after_acute
+    if kind == ICE and phase == "heat" and not ice_after_acute:
         return Allowed(False, "The ice phase is over: use moist heat now.")
+    limits, reasons = [], []
     if kind == HEAT and phase == "acute":
-        return Allowed(False, "Heat starts after the first days of ice.", acute_end)
+        limits.append(acute_end)
+        reasons.append("Heat starts after the first days of ice.")
     if pause_until is not None and s.now < pause_until:
-        return Allowed(False, "Let the skin rest between applications.", pause_until)
-    return Allowed(True, "")
+        limits.append(pause_until)
+        reasons.append("Let the skin rest between applications.")
+    if not limits:
+        return Allowed(True, "")
+    allowed_from = max(limits)
+    if kind == ICE and allowed_from >= acute_end and not ice_after_acute:
+        # By the time the pause is over the ice phase is too: heat comes next.
+        return Allowed(False, "Let the skin rest; the ice phase ends before the pause does, then heat.", None)
+    return Allowed(False, " ".join(reasons), allowed_from)
 
 
 def _checkin_reminders(s: Situation) -> list[Reminder]:
+    """Today's reminder (19:00 local, or the end of the sleep window) unless a check-in was logged.
+
+    Yesterday's is kept while it is still due: a window that ends after midnight carries it over.
+    """
     pr, p = s.protocol, s.patient
     if not p.notify_checkin:
         return []
     logged_days = {local_date(c.at, p.zone) for c in s.checkins}
     today = local_date(s.now, p.zone)
     first_day = local_date(s.onset, p.zone)
+    grace = timedelta(minutes=pr.checkin_grace_min)
     out = []
-    for offset in (0, 1):
+    for offset in (-1, 0, 1, 2):
         day = today + timedelta(days=offset)
         if day < first_day or day in logged_days:
             continue
         due = out_of_window(wall_to_utc(day, pr.checkin_reminder_at, p.zone), p.zone, p.sleep_start, p.sleep_end)
-        if offset == 0 and s.now > due + timedelta(minutes=pr.checkin_grace_min):
+        if s.now > due + grace:
             continue
         out.append(Reminder("checkin", due, f"checkin:{day.isoformat()}"))
-        break
+        if due > s.now:
+            break  # the next one to come; later days are planned when their turn comes
     return out
 
 
@@ -347,7 +375,8 @@ def _review_reminders(s: Situation) -> list[Reminder]:
     first_day = local_date(s.onset, p.zone)
     out = []
     for days in pr.review_days:
-        due = wall_to_utc(first_day + timedelta(days=days), pr.checkin_reminder_at, p.zone)
+        # Day 1 is the local day of onset, so the day-7 review falls on onset date + 6.
+        due = wall_to_utc(first_day + timedelta(days=days - 1), pr.checkin_reminder_at, p.zone)
         due = out_of_window(due, p.zone, p.sleep_start, p.sleep_end)
         if due > s.now - timedelta(days=1):
             out.append(Reminder("review", due, f"review:{days}"))

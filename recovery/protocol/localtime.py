@@ -33,13 +33,26 @@ def in_window(instant: datetime, zone: ZoneInfo, start: time, end: time) -> bool
     return now >= s or now < e
 
 
+def wall_showings(day: date, at: time, zone: ZoneInfo) -> list[datetime]:
+    """Every instant the local clock really shows `at` on `day`: two in an autumn fold, else one.
+
+    A time inside a spring gap is never shown; it maps forward by the gap as in wall_to_utc.
+    """
+    naive = datetime.combine(day, at)
+    first = wall_to_utc(day, at, zone)
+    second = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    if second != first and second.astimezone(zone).replace(tzinfo=None) == naive:
+        return [first, second]
+    return [first]
+
+
 def window_end_after(instant: datetime, zone: ZoneInfo, end: time) -> datetime:
-    """The first instant after `instant` at which the local clock shows `end`."""
+    """The first instant after `instant` at which the local clock shows `end` (folds included)."""
     day = local_date(instant, zone) - timedelta(days=1)
     for offset in range(4):
-        candidate = wall_to_utc(day + timedelta(days=offset), end, zone)
-        if candidate > instant:
-            return candidate
+        for candidate in wall_showings(day + timedelta(days=offset), end, zone):
+            if candidate > instant:
+                return candidate
     raise AssertionError("unreachable: a wall time recurs at least every 26 hours")
 
 

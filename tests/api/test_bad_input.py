@@ -1,6 +1,7 @@
 """Bad input on every write endpoint is refused, names what is wrong, and writes nothing.
 
-Write endpoints: register, login, PATCH profile, open episode, resolve episode, PUT check-in, sync.
+Write endpoints: register, login, PATCH profile, open episode, resolve episode, PUT check-in, sync, and the
+treatment writes (PUT and stop an application or a rest period, PUT a medication intake or a walk).
 (Logout takes no input.) Every refusal is checked the same way: the status code, that the JSON body
 names the offending field (or ``detail`` / ``non_field_errors`` when no field is to blame), and that
 no row was added, changed or removed (``nothing_written``). The clock is frozen at ``NOW``.
@@ -17,13 +18,14 @@ from django.db.models import Q
 from knox.models import AuthToken
 
 from backcare.accounts.models import Profile, User
-from recovery.models import CheckIn, Episode, RedFlagEvent
+from recovery.models import Activity, Application, CheckIn, Episode, MedicationIntake, RedFlagEvent, RestPeriod
 from tests.conftest import PASSWORD, EpisodeFactory
 
 pytestmark = pytest.mark.django_db
 
 NOW = "2026-11-22T10:00:00+00:00"  # the `episode` fixture's onset is two hours earlier: 08:00Z
 NEW_CHECKIN = "7c1d4a52-6e0b-4f3a-9d28-5b6e1f0a3c11"
+NEW_RECORD = "2b8f0c3e-91d4-4a6b-b7e5-0d9c8a1f4e22"  # a client id for the treatment writes
 NEW_DOMAIN = "@bad-input.test"  # every account these tests try to register
 UNKNOWN = "Unknown or read-only field."
 MISSING = object()  # a field left out of the body
@@ -51,6 +53,10 @@ def _state(user_ids: set[int]) -> dict:
         "episodes": list(Episode.objects.filter(patient__in=users).order_by("pk").values()),
         "checkins": list(CheckIn.objects.filter(patient__in=users).order_by("pk").values()),
         "red_flag_events": list(RedFlagEvent.objects.filter(patient__in=users).order_by("pk").values()),
+        **{
+            model.__name__: list(model.objects.filter(patient__in=users).order_by("pk").values())
+            for model in (Application, RestPeriod, MedicationIntake, Activity)
+        },
     }
 
 
@@ -93,6 +99,12 @@ ENDPOINTS = {
     "resolve-episode": ("patient", "POST", "/api/episodes/{episode}/resolve/"),
     "put-checkin": ("patient", "PUT", f"/api/checkins/{NEW_CHECKIN}/"),
     "sync": ("patient", "POST", "/api/sync/"),
+    "put-application": ("patient", "PUT", f"/api/applications/{NEW_RECORD}/"),
+    "stop-application": ("patient", "POST", f"/api/applications/{NEW_RECORD}/stop/"),
+    "put-rest": ("patient", "PUT", f"/api/rest/{NEW_RECORD}/"),
+    "stop-rest": ("patient", "POST", f"/api/rest/{NEW_RECORD}/stop/"),
+    "put-medication": ("patient", "PUT", f"/api/medications/{NEW_RECORD}/"),
+    "put-activity": ("patient", "PUT", f"/api/activities/{NEW_RECORD}/"),
 }
 
 
@@ -607,10 +619,109 @@ def test_sync_batch_of_200_items_is_answered_item_by_item(patient_api, episode, 
     assert [r["status"] for r in response.json()["results"]] == [400] * 200
 
 
+# --- treatment writes: applications, rest, medication, walks -------------------------------------------
+
+EARLIER = "2026-11-22T09:00:00+00:00"  # inside the `episode` fixture's window
+WALK = {"kind": "walking", "started_at": EARLIER, "minutes": 30, "pain_before": 5, "pain_after": 4}
+MEDICATION = {"med_class": "nsaid", "dose_mg": 400}
+TREATMENT_WRITES = {
+    "application": ("PUT", f"/api/applications/{NEW_RECORD}/", {"kind": "ice"}),
+    "rest": ("PUT", f"/api/rest/{NEW_RECORD}/", {}),
+    "medication": ("PUT", f"/api/medications/{NEW_RECORD}/", MEDICATION),
+    "activity": ("PUT", f"/api/activities/{NEW_RECORD}/", WALK),
+}
+
+
+def _treatment_cases():
+    timed = {"application": "started_at", "rest": "started_at", "medication": "taken_at", "activity": "started_at"}
+    for name, (_, _, good) in TREATMENT_WRITES.items():
+        field = timed[name]
+        yield name, {**good, field: "2026-11-22T09:00:00"}, field  # no offset
+        yield name, {**good, field: "2026-11-22T10:10:00Z"}, field  # in the future
+        yield name, {**good, field: 1763802000}, field
+        yield name, {**good, field: ""}, field
+        yield name, {**good, "episode": "not-a-uuid"}, "episode"
+        yield name, {**good, "episode": 5}, "episode"
+        yield name, {**good, "episode": "0c6f4b5e-2f7a-4d8e-9a51-3b1f7c2d9e01"}, "episode"  # not mine
+        for smuggled in ("patient", "owner", "id", "client_uuid", "payload_hash", "auto_closed", "created_at"):
+            yield name, {**good, smuggled: 1}, smuggled
+    yield "application", {"kind": "cold"}, "kind"
+    yield "application", {}, "kind"
+    yield "rest", {"started_at": EARLIER, "stopped_at": EARLIER}, "stopped_at"
+    yield "rest", {"started_at": EARLIER, "stopped_at": "2026-11-22T08:30:00Z"}, "stopped_at"
+    yield "rest", {"stopped_at": "2026-11-22T10:30:00Z", "started_at": EARLIER}, "stopped_at"
+    yield "medication", {"med_class": "vitamin", "dose_mg": 400}, "med_class"
+    yield "medication", {"med_class": None, "dose_mg": 400}, "med_class"
+    yield "medication", {"med_class": "nsaid", "dose_mg": 1001}, "dose_mg"
+    yield "medication", {"med_class": "opioid", "dose_mg": 301}, "dose_mg"
+    yield "medication", {"med_class": "nsaid", "dose_mg": "400"}, "dose_mg"
+    yield "medication", {"med_class": "nsaid", "dose_mg": [400]}, "dose_mg"
+    yield "medication", {"med_class": "nsaid", "dose_mg": 0.001}, "dose_mg"
+    yield "activity", {**WALK, "kind": "swimming"}, "kind"
+    yield "activity", {**WALK, "minutes": 0}, "minutes"
+    yield "activity", {**WALK, "minutes": 9999}, "minutes"
+    yield "activity", {**WALK, "pain_after": 11}, "pain_after"
+    yield "activity", {**WALK, "pain_before": "5"}, "pain_before"
+    yield "activity", {**WALK, "started_at": "2026-11-22T09:45:00Z"}, "minutes"  # not over yet
+
+
+@pytest.mark.parametrize("name, body, field", list(_treatment_cases()), ids=short_id)
+def test_treatment_write_bad_field(patient_api, episode, name, body, field, nothing_written):
+    method, url, _ = TREATMENT_WRITES[name]
+    with nothing_written():
+        assert_refused(send(patient_api, method, url, body), 400, field)
+
+
+@pytest.mark.parametrize("name", list(TREATMENT_WRITES))
+def test_treatment_write_with_the_good_body_is_stored(patient_api, episode, name):
+    """The bodies the refusals above start from are themselves accepted."""
+    method, url, body = TREATMENT_WRITES[name]
+    assert send(patient_api, method, url, body).status_code == 201
+
+
+@pytest.mark.parametrize("kind", ["applications", "rest"])
+def test_stopping_what_does_not_exist_is_a_json_404_and_what_is_not_running_a_409(
+    patient_api, episode, kind, nothing_written
+):
+    stop = f"/api/{kind}/{NEW_RECORD}/stop/"
+    with nothing_written():
+        assert_refused(send(patient_api, "POST", stop, {}), 404, "detail")
+    body = {"kind": "ice"} if kind == "applications" else {}
+    assert send(patient_api, "PUT", f"/api/{kind}/{NEW_RECORD}/", body).status_code == 201
+    assert send(patient_api, "POST", stop, {"stopped_at": "2026-11-22T10:05:00Z"}).status_code == 200
+    with nothing_written():
+        assert_refused(send(patient_api, "POST", stop, {}), 409, "detail")
+        assert_refused(send(patient_api, "POST", stop, {"stopped_at": "2026-11-22T10:01:00Z"}), 409, "detail")
+
+
+def test_overlapping_rest_from_an_offline_queue_is_a_409_naming_the_period(patient_api, episode, nothing_written):
+    first = {"started_at": "2026-11-22T08:30:00Z", "stopped_at": "2026-11-22T09:30:00Z"}
+    assert send(patient_api, "PUT", f"/api/rest/{NEW_RECORD}/", first).status_code == 201
+    overlapping = {"started_at": "2026-11-22T09:00:00Z", "stopped_at": "2026-11-22T09:45:00Z"}
+    with nothing_written():
+        body = assert_refused(send(patient_api, "PUT", f"/api/rest/{uuid.uuid4()}/", overlapping), 409, "overlaps")
+    assert body["overlaps"]["id"] == NEW_RECORD
+
+
+@pytest.mark.parametrize("kind", ["rest", "medications", "activities", "applications"])
+def test_treatment_write_with_a_path_id_that_is_not_a_uuid_is_a_json_404(patient_api, episode, kind, nothing_written):
+    with nothing_written():
+        assert_refused(send(patient_api, "PUT", f"/api/{kind}/not-a-uuid/", {}), 404, "detail")
+
+
 # --- list query parameters (the lists share the writes' error format) -----------------------------------
 
+LISTS = [
+    "/api/episodes/",
+    "/api/checkins/",
+    "/api/applications/",
+    "/api/rest/",
+    "/api/medications/",
+    "/api/activities/",
+]
 
-@pytest.mark.parametrize("url", ["/api/episodes/", "/api/checkins/"])
+
+@pytest.mark.parametrize("url", LISTS)
 @pytest.mark.parametrize("limit", ["abc", "0", "00", "-1", "1.5", "true", "", "１"])
 def test_list_with_a_malformed_limit_is_400_naming_it(patient_api, episode, url, limit):
     """DRF would silently fall back to the default page size."""
@@ -624,5 +735,6 @@ def test_list_limit_above_the_maximum_is_capped(patient_api, episode, limit):
     assert len(response.json()["results"]) == 1
 
 
-def test_checkin_list_with_a_malformed_episode_filter_is_400(patient_api, episode):
-    assert_refused(patient_api.get("/api/checkins/", {"episode": "not-a-uuid"}), 400, "episode")
+@pytest.mark.parametrize("url", LISTS[1:])
+def test_list_with_a_malformed_episode_filter_is_400(patient_api, episode, url):
+    assert_refused(patient_api.get(url, {"episode": "not-a-uuid"}), 400, "episode")

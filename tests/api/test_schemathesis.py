@@ -120,7 +120,8 @@ def map_body(context, body):
     """Point about half the well-formed episode ids and instants at the open episode and its window.
 
     A random episode id is never the patient's and a random date-time is almost never within the last
-    30 days, so without this every episode open, resolve and filed check-in would stop at the same 400.
+    30 days, so without this every episode open, resolve, filed check-in and timed treatment record (ice
+    or heat, rest, medication, walk) would stop at the same 400.
     """
     if not isinstance(body, dict):
         return body
@@ -130,7 +131,7 @@ def map_body(context, body):
             moved["episode"] = str(EPISODE_ID)
     except ValueError:
         pass
-    for name in ("onset", "occurred_at", "resolved_at"):
+    for name in ("onset", "occurred_at", "resolved_at", "started_at", "stopped_at", "taken_at"):
         value = moved.get(name)
         try:
             instant = datetime.fromisoformat(value)

@@ -26,7 +26,7 @@ from rest_framework.test import APIClient
 
 from backcare.accounts.models import Profile, User
 from content.selectors import redflag_ruleset_current
-from recovery.models import CheckIn, Episode, RedFlagEvent
+from recovery.models import Activity, Application, CheckIn, Episode, MedicationIntake, RedFlagEvent, RestPeriod
 from tests.conftest import PASSWORD, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +39,7 @@ OTHER_ZONE = "Pacific/Chatham"
 OTHER_EPISODE_NOTES = "other-episode-notes-7f3a"
 OTHER_CHECKIN_NOTE = "other-checkin-note-c41d"
 MY_NOTE = "my-own-note"
+OTHER_MEDICATION_NAME = "other-medication-name-9b2e"
 
 
 # --- the world: me, another patient with data, a physiotherapist ---------------------------
@@ -53,6 +54,10 @@ class World:
     my_checkin: CheckIn
     other_episode: Episode
     other_checkin: CheckIn
+    other_application: Application
+    other_rest: RestPeriod
+    other_medication: MedicationIntake
+    other_activity: Activity
     clients: dict[str, APIClient] = field(default_factory=dict)
 
     def markers(self, *, echoed: frozenset[str] = frozenset()) -> dict[str, str]:
@@ -66,6 +71,11 @@ class World:
             "other_checkin_note": OTHER_CHECKIN_NOTE,
             "other_checkin_id": str(self.other_checkin.client_uuid),
             "other_timezone": OTHER_ZONE,
+            "other_application_id": str(self.other_application.client_uuid),
+            "other_rest_id": str(self.other_rest.client_uuid),
+            "other_medication_id": str(self.other_medication.client_uuid),
+            "other_medication_name": OTHER_MEDICATION_NAME,
+            "other_activity_id": str(self.other_activity.client_uuid),
         }
         return {name: value for name, value in found.items() if name not in echoed}
 
@@ -109,10 +119,54 @@ def world(db) -> World:
     response = other_api.put(f"/api/checkins/{uuid.uuid4()}/", body)
     assert response.status_code == 201, response.content
     other_checkin = CheckIn.objects.get(patient=other)
+    now = timezone.now()
+    for path, body in (
+        ("applications", {"kind": "ice"}),
+        (
+            "rest",
+            {
+                "started_at": (now - timedelta(hours=2)).isoformat(),
+                "stopped_at": (now - timedelta(hours=1)).isoformat(),
+            },
+        ),
+        (
+            "medications",
+            {
+                "med_class": "opioid",
+                "dose_mg": 10,
+                "name": OTHER_MEDICATION_NAME,
+                "taken_at": (now - timedelta(hours=1)).isoformat(),
+            },
+        ),
+        (
+            "activities",
+            {
+                "kind": "walking",
+                "started_at": (now - timedelta(minutes=50)).isoformat(),
+                "minutes": 30,
+                "pain_before": 6,
+                "pain_after": 5,
+            },
+        ),
+    ):
+        response = other_api.put(f"/api/{path}/{uuid.uuid4()}/", body)
+        assert response.status_code == 201, response.content
 
     my_episode = EpisodeFactory(patient=me, onset=timezone.now() - timedelta(hours=2))
     my_checkin = CheckInFactory(episode=my_episode, pain=2, note=MY_NOTE)
-    w = World(me, other, physio, my_episode, my_checkin, other_episode, other_checkin)
+    w = World(
+        me,
+        other,
+        physio,
+        my_episode,
+        my_checkin,
+        other_episode,
+        other_checkin,
+        Application.objects.get(patient=other),
+        RestPeriod.objects.get(patient=other),
+        MedicationIntake.objects.get(patient=other),
+        Activity.objects.get(patient=other),
+    )
     w.clients = {"me": token_client(me), "physio": token_client(physio), "anonymous": token_client(None)}
     return w
 
@@ -125,6 +179,10 @@ def snapshot(user: User) -> dict[str, Any]:
         "episodes": list(Episode.objects.filter(patient=user).order_by("pk").values()),
         "checkins": list(CheckIn.objects.filter(patient=user).order_by("pk").values()),
         "redflags": list(RedFlagEvent.objects.filter(patient=user).order_by("pk").values()),
+        "applications": list(Application.objects.filter(patient=user).order_by("pk").values()),
+        "rests": list(RestPeriod.objects.filter(patient=user).order_by("pk").values()),
+        "medications": list(MedicationIntake.objects.filter(patient=user).order_by("pk").values()),
+        "activities": list(Activity.objects.filter(patient=user).order_by("pk").values()),
         "tokens": list(AuthToken.objects.filter(user=user).order_by("digest").values_list("digest", "expiry")),
     }
 
@@ -160,6 +218,21 @@ class Rule:
 
 def _new_email(w: World) -> str:
     return f"new-{uuid.uuid4().hex[:8]}@example.test"
+
+
+def _med_body() -> dict:
+    return {"med_class": "nsaid", "dose_mg": 400}
+
+
+def _walk_body(episode_id: uuid.UUID | None = None) -> dict:
+    body = {
+        "kind": "walking",
+        "started_at": (timezone.now() - timedelta(minutes=40)).isoformat(),
+        "minutes": 20,
+        "pain_before": 4,
+        "pain_after": 3,
+    }
+    return {**body, "episode": str(episode_id)} if episode_id else body
 
 
 ROUTES: dict[str, Rule] = {
@@ -271,10 +344,123 @@ ROUTES: dict[str, Rule] = {
                             "id": str(uuid.uuid4()),
                             "data": {"pain": 3, "episode": str(w.other_episode.id)},
                         },
+                        {"kind": "rest_stop", "id": str(w.other_rest.client_uuid), "data": {}},
+                        {"kind": "application_stop", "id": str(w.other_application.client_uuid), "data": {}},
+                        {"kind": "medication", "id": str(w.other_medication.client_uuid), "data": _med_body()},
+                        {"kind": "activity", "id": str(uuid.uuid4()), "data": _walk_body(w.other_episode.id)},
+                        {"kind": "rest", "id": str(uuid.uuid4()), "data": {"episode": str(w.other_episode.id)}},
                     ]
                 },
                 as_patient=frozenset({200}),
-                echoed=frozenset({"other_checkin_id"}),
+                echoed=frozenset({"other_checkin_id", "other_rest_id", "other_application_id", "other_medication_id"}),
+            ),
+        ),
+    ),
+    "episode-state": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/state/"),)),
+    "episode-protocol": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/protocol/"),)),
+    **{
+        f"{name}-list": Rule(
+            PATIENT,
+            (
+                Call("get", lambda w, path=path: f"/api/{path}/", as_patient=frozenset({200})),
+                Call("get", lambda w, path=path: f"/api/{path}/?episode={w.other_episode.id}"),
+            ),
+        )
+        for name, path in (
+            ("application", "applications"),
+            ("rest", "rest"),
+            ("medication", "medications"),
+            ("activity", "activities"),
+        )
+    },
+    "application-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/applications/{w.other_application.client_uuid}/"),
+            # The other's client id: at most a new record of mine, or a refusal; never theirs.
+            Call(
+                "put",
+                lambda w: f"/api/applications/{w.other_application.client_uuid}/",
+                lambda w: {"kind": "ice"},
+                as_patient=frozenset({201, 409}),
+                echoed=frozenset({"other_application_id"}),
+            ),
+            Call(
+                "put",
+                lambda w: f"/api/applications/{uuid.uuid4()}/",
+                lambda w: {"kind": "ice", "episode": str(w.other_episode.id)},
+                as_patient=frozenset({400}),
+            ),
+        ),
+    ),
+    "application-stop": Rule(
+        PATIENT,
+        (Call("post", lambda w: f"/api/applications/{w.other_application.client_uuid}/stop/", lambda w: {}),),
+    ),
+    "rest-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/rest/{w.other_rest.client_uuid}/"),
+            Call(
+                "put",
+                lambda w: f"/api/rest/{w.other_rest.client_uuid}/",
+                lambda w: {
+                    "started_at": w.other_rest.started_at.isoformat(),
+                    "stopped_at": w.other_rest.stopped_at.isoformat(),
+                },
+                as_patient=frozenset({201, 400, 409}),
+                echoed=frozenset({"other_rest_id"}),
+            ),
+            Call(
+                "put",
+                lambda w: f"/api/rest/{uuid.uuid4()}/",
+                lambda w: {"episode": str(w.other_episode.id)},
+                as_patient=frozenset({400}),
+            ),
+        ),
+    ),
+    "rest-stop": Rule(PATIENT, (Call("post", lambda w: f"/api/rest/{w.other_rest.client_uuid}/stop/", lambda w: {}),)),
+    "medication-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/medications/{w.other_medication.client_uuid}/"),
+            # Their id and exactly their body: a new record of mine, not a replay of theirs.
+            Call(
+                "put",
+                lambda w: f"/api/medications/{w.other_medication.client_uuid}/",
+                lambda w: {
+                    "med_class": "opioid",
+                    "dose_mg": 10,
+                    "name": OTHER_MEDICATION_NAME,
+                    "taken_at": w.other_medication.taken_at.isoformat(),
+                },
+                as_patient=frozenset({201}),
+                echoed=frozenset({"other_medication_id", "other_medication_name"}),
+            ),
+            Call(
+                "put",
+                lambda w: f"/api/medications/{uuid.uuid4()}/",
+                lambda w: {**_med_body(), "episode": str(w.other_episode.id)},
+                as_patient=frozenset({400}),
+            ),
+        ),
+    ),
+    "activity-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/activities/{w.other_activity.client_uuid}/"),
+            Call(
+                "put",
+                lambda w: f"/api/activities/{w.other_activity.client_uuid}/",
+                lambda w: _walk_body(),
+                as_patient=frozenset({201}),
+                echoed=frozenset({"other_activity_id"}),
+            ),
+            Call(
+                "put",
+                lambda w: f"/api/activities/{uuid.uuid4()}/",
+                lambda w: _walk_body(w.other_episode.id),
+                as_patient=frozenset({400}),
             ),
         ),
     ),
@@ -488,6 +674,15 @@ NO_ORACLE_CALLS = [
     ("get", "/api/checkins/?episode={episode}", None),
     ("get", "/api/checkins/{checkin}/", None),
     ("put", "/api/checkins/{fresh}/", {"pain": 3, "episode": "{episode}"}),
+    ("get", "/api/episodes/{episode}/state/", None),
+    ("get", "/api/episodes/{episode}/protocol/", None),
+    ("get", "/api/applications/?episode={episode}", None),
+    ("get", "/api/rest/?episode={episode}", None),
+    ("get", "/api/medications/?episode={episode}", None),
+    ("get", "/api/activities/?episode={episode}", None),
+    ("put", "/api/applications/{fresh}/", {"kind": "ice", "episode": "{episode}"}),
+    ("put", "/api/rest/{fresh}/", {"episode": "{episode}"}),
+    ("put", "/api/medications/{fresh}/", {"med_class": "nsaid", "dose_mg": 400, "episode": "{episode}"}),
 ]
 
 
@@ -645,3 +840,57 @@ def test_sync_replaying_another_patients_exact_body_creates_my_own(world):
     assert result["status"] == 201
     assert result["record"]["episode"] == str(world.my_episode.id)
     assert snapshot(world.other) == before
+
+
+# --- ice and heat, rest, medication, walks --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["applications", "rest", "medications", "activities"])
+def test_put_with_another_patients_treatment_id_creates_my_own_record(world, kind):
+    theirs = {
+        "applications": world.other_application,
+        "rest": world.other_rest,
+        "medications": world.other_medication,
+        "activities": world.other_activity,
+    }[kind]
+    body = {
+        "applications": lambda: {"kind": "ice"},
+        "rest": lambda: {"started_at": theirs.started_at.isoformat(), "stopped_at": theirs.stopped_at.isoformat()},
+        "medications": lambda: {
+            "med_class": "opioid",
+            "dose_mg": 10,
+            "name": OTHER_MEDICATION_NAME,
+            "taken_at": theirs.taken_at.isoformat(),
+        },
+        "activities": lambda: {
+            "kind": "walking",
+            "started_at": theirs.started_at.isoformat(),
+            "minutes": theirs.minutes,
+            "pain_before": theirs.pain_before,
+            "pain_after": theirs.pain_after,
+        },
+    }[kind]()
+    client = world.clients["me"]
+    before = snapshot(world.other)
+    url = f"/api/{kind}/{theirs.client_uuid}/"
+    response = client.put(url, body)
+    assert response.status_code == 201, response.content  # not a replay (200) of theirs
+    assert response.json()["episode"] == str(world.my_episode.id)
+    assert snapshot(world.other) == before
+    mine = type(theirs).objects.get(patient=world.me, client_uuid=theirs.client_uuid)
+    assert mine.pk != theirs.pk and mine.episode == world.my_episode
+    assert client.get(url).json()["episode"] == str(world.my_episode.id)
+    assert token_client(world.other).get(url).json()["episode"] == str(world.other_episode.id)
+
+
+@pytest.mark.parametrize("kind", ["applications", "rest"])
+def test_stopping_another_patients_session_is_not_found_and_leaves_it_running(world, kind):
+    theirs = world.other_application if kind == "applications" else world.other_rest
+    if kind == "rest":
+        RestPeriod.objects.filter(pk=theirs.pk).update(stopped_at=None)
+    before = snapshot(world.other)
+    response = world.clients["me"].post(f"/api/{kind}/{theirs.client_uuid}/stop/", {})
+    assert response.status_code == 404
+    _assert_no_leak(response, world)
+    assert snapshot(world.other) == before
+    assert type(theirs).objects.get(pk=theirs.pk).stopped_at is None

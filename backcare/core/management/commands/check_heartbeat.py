@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from backcare.core.services import heartbeat_status
+from backcare.core.selectors import heartbeat_status
 
 
 class Command(BaseCommand):
