@@ -30,6 +30,7 @@ RUN DJANGO_SECRET_KEY=collectstatic-at-build-time-only-not-a-secret-0123456789ab
     DJANGO_ALLOWED_HOSTS=build.invalid \
     DATABASE_URL=postgres://build@build.invalid:5432/build \
     REDIS_URL=redis://build.invalid:6379/0 \
+    BACKCARE_VAPID_PRIVATE_KEY=$(python -c 'from backcare.push.vapid import generate_private_key, private_key_to_raw_b64; print(private_key_to_raw_b64(generate_private_key()))') \
     python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p var \
     && chown backcare:backcare var

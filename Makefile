@@ -25,6 +25,8 @@ dev-venv: $(VENV)/.installed-dev
 # Web + Celery worker + Celery beat in one process group; one Ctrl-C stops all three.
 run: venv
 	@mkdir -p var
+	@# Development VAPID key for WebPush (kept across runs: browsers subscribe to its public half).
+	@if [ -z "$$BACKCARE_VAPID_PRIVATE_KEY" ]; then $(BIN)/python manage.py vapid_keys --ensure var/vapid_private.pem; fi
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_content
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
@@ -59,6 +61,7 @@ check-deploy: venv
 	DJANGO_ALLOWED_HOSTS=backcare.example \
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/backcare \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
+	BACKCARE_VAPID_PRIVATE_KEY=$$($(BIN)/python -c 'from backcare.push.vapid import generate_private_key, private_key_to_raw_b64; print(private_key_to_raw_b64(generate_private_key()))') \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
 clean:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/", include("backcare.accounts.api.urls")),
     path("api/", include("recovery.api.urls")),
+    path("api/", include("backcare.push.api.urls")),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
 ]
 

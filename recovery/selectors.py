@@ -10,7 +10,7 @@ from django.utils import timezone
 from backcare.accounts.models import Profile, User
 
 from . import redflags
-from .models import CheckIn, Episode
+from .models import CheckIn, Episode, Reminder
 
 
 def patient_zone(*, patient: User) -> ZoneInfo:
@@ -88,3 +88,13 @@ def checkin_escalation(*, checkin: CheckIn) -> dict | None:
         for e in checkin.redflag_events.all()
     ]
     return redflags.escalation_for(sorted(flags, key=lambda f: -redflags.SEVERITY[f.level]))
+
+
+def reminders_oldest_overdue(*, now: datetime) -> datetime | None:
+    """Due instant of the oldest reminder still waiting to be claimed (served by the partial index)."""
+    return (
+        Reminder.objects.filter(status=Reminder.Status.SCHEDULED, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("due_at", flat=True)
+        .first()
+    )

@@ -16,6 +16,7 @@ from content.selectors import redflag_ruleset_current
 
 from . import redflags
 from .models import CheckIn, Episode, ProtocolVersion, RedFlagEvent, RestPeriod
+from .reminder_services import reminders_checkin_logged, replans_episode
 
 CLOCK_SKEW = timedelta(minutes=5)
 ONSET_MAX_AGE = timedelta(days=30)
@@ -38,6 +39,7 @@ def episode_validate_onset(*, onset: datetime, now: datetime) -> None:
         raise ValidationError({"onset": ["Onset cannot be more than 30 days ago."]})
 
 
+@replans_episode
 def episode_open(
     *,
     patient: User,
@@ -77,6 +79,7 @@ def _same_episode_or_conflict(episode: Episode, *, onset: datetime, trigger: str
     return episode
 
 
+@replans_episode
 @transaction.atomic
 def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: datetime | None = None) -> Episode:
     episode = Episode.objects.select_for_update().filter(patient=patient, pk=episode_id).first()
@@ -206,6 +209,9 @@ def checkin_put(*, patient: User, client_uuid: uuid.UUID, data: dict[str, Any]) 
             ]
             if events:
                 RedFlagEvent.objects.bulk_create(events)
+            # A check-in only changes which day's check-in reminder is still needed: cancel that one
+            # here (cheap); the next day's row is added by the next re-plan of the episode.
+            reminders_checkin_logged(episode=episode, occurred_at=occurred_at)
     except IntegrityError:
         existing = _existing_or_conflict(patient=patient, client_uuid=client_uuid, payload_hash=payload_hash)
         if existing is None:

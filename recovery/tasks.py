@@ -1,6 +1,14 @@
+from datetime import datetime, timedelta
+
 from celery import shared_task
+from django.db import transaction
 from django.utils import timezone
 
+from backcare.core.services import heartbeat_record
+
+from . import reminder_services
+from .delivery import send_threads
+from .delivery_services import deliveries_send_many, reminders_dispatch
 from .treatment_services import applications_close_all_overdue
 
 
@@ -8,3 +16,38 @@ from .treatment_services import applications_close_all_overdue
 def applications_close_overdue() -> int:
     # Keeps the timeline true even when nobody opens the app: an application left on ends at its cap.
     return applications_close_all_overdue(now=timezone.now())
+
+
+@shared_task(name="recovery.tasks.reminders_replan_open_episodes", ignore_result=True)
+def reminders_replan_open_episodes() -> int:
+    return reminder_services.reminders_replan_open_episodes(now=timezone.now())
+
+
+# --- reminder delivery (the outbox dispatcher) ---------------------------------------------------
+
+DISPATCH_BATCH = 500
+DISPATCH_CLAIM_TTL_SECONDS = 120
+SEND_CHUNK = 50
+
+
+@shared_task(name="recovery.tasks.dispatch_due", ignore_result=True)
+def dispatch_due() -> dict:
+    """Beat runs this every second: claim due reminders, fan them out, queue the sends after commit."""
+    now: datetime = timezone.now()
+    with transaction.atomic():
+        result = reminders_dispatch(now=now, limit=DISPATCH_BATCH, ttl=timedelta(seconds=DISPATCH_CLAIM_TTL_SECONDS))
+        claim = result.claim.isoformat()
+        for start in range(0, len(result.deliveries), SEND_CHUNK):
+            chunk = result.deliveries[start : start + SEND_CHUNK]
+            # robust: a chunk the broker refused is logged; its claims expire and are taken again.
+            transaction.on_commit(lambda chunk=chunk: send_deliveries.delay(chunk, claim), robust=True)
+    heartbeat_record(name="dispatcher", at=now)
+    return {"reminders": result.reminders, "deliveries": len(result.deliveries), "failed": result.expanded.failed}
+
+
+@shared_task(name="recovery.tasks.send_deliveries", ignore_result=True)
+def send_deliveries(delivery_ids: list[int], claim: str | None = None) -> dict:
+    """Send a chunk of claimed deliveries from a small thread pool. A late or repeated message whose
+    claim has been taken again (or has expired) sends nothing."""
+    token = datetime.fromisoformat(claim) if claim else None
+    return deliveries_send_many(delivery_ids=delivery_ids, claim=token, threads=send_threads())

@@ -30,6 +30,7 @@ from .models import (
 )
 from .protocol import engine
 from .protocol.definition import ProtocolError, prescribe, protocol_from_dict, protocol_to_dict
+from .reminder_services import replans_episode
 from .services import CLOCK_SKEW
 from .treatment_selectors import episode_protocol, episode_situation, protocol_version_current
 
@@ -55,6 +56,7 @@ def protocol_version_load(*, source: Path = PROTOCOL_SOURCE, model=ProtocolVersi
 
 
 @transaction.atomic
+@replans_episode
 def prescription_create(
     *, episode: Episode, overrides: dict[str, Any], author: User | None, note: str = ""
 ) -> Prescription:
@@ -133,6 +135,7 @@ def _refusal(allowed: engine.Allowed) -> Conflict:
     return Conflict(detail)
 
 
+@replans_episode
 def application_put(
     *,
     patient: User,
@@ -235,6 +238,7 @@ def _application_stop_locked(app: Application, stopped_at: datetime, now: dateti
     return app
 
 
+@replans_episode
 def application_stop(*, patient: User, client_uuid: uuid.UUID, stopped_at: datetime | None = None) -> Application:
     now = timezone.now()
     with transaction.atomic():
@@ -375,6 +379,7 @@ def _rest_replay(
     return WriteResult(_rest_stop_locked(existing, stopped_at, now), False)
 
 
+@replans_episode
 def rest_put(
     *,
     patient: User,
@@ -443,6 +448,7 @@ def _rest_stop_locked(rest: RestPeriod, stopped_at: datetime, now: datetime) -> 
     return rest
 
 
+@replans_episode
 def rest_stop(*, patient: User, client_uuid: uuid.UUID, stopped_at: datetime | None = None) -> RestPeriod:
     """Stop a running rest period (now, or at the instant given). A rest still running when its episode
     was resolved ends, when no instant is given, at the resolution."""
@@ -469,6 +475,7 @@ def rest_stop(*, patient: User, client_uuid: uuid.UUID, stopped_at: datetime | N
         return _rest_stop_locked(rest, stopped_at, now)
 
 
+@replans_episode
 def medication_put(
     *,
     patient: User,
@@ -520,6 +527,7 @@ def medication_put(
         )
 
 
+@replans_episode
 def activity_put(
     *,
     patient: User,

@@ -133,7 +133,7 @@ def test_json_shape(client):
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
     assert set(body) == {"status", "checks"}
-    assert set(body["checks"]) == {"database", "broker", "beat"}
+    assert set(body["checks"]) == {"database", "broker", "beat", "reminders"}
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["broker"] == {"ok": True, "transport": "redis"}
     assert set(body["checks"]["beat"]) == {"ok", "last", "age_seconds"}
@@ -170,3 +170,25 @@ def test_check_heartbeat_command_passes_with_a_fresh_heartbeat():
     call_command("check_heartbeat", stdout=out)
 
     assert "ok" in out.getvalue()
+
+
+def test_reminder_lag_turns_healthz_503(client, settings):
+    from recovery.models import Episode, Reminder
+    from tests.conftest import UserFactory
+
+    heartbeat_record(name="beat")
+    heartbeat_record(name="dispatcher")
+    user = UserFactory()
+    episode = Episode.objects.create(patient=user, onset=timezone.now() - timedelta(hours=1))
+    Reminder.objects.create(
+        patient=user, episode=episode, kind="checkin", slot="late", due_at=timezone.now() - timedelta(seconds=30)
+    )
+    response, body = get_healthz(client)
+    assert response.status_code == 200, body
+    assert 29 <= body["checks"]["reminders"]["oldest_overdue_seconds"] < 40
+    assert body["checks"]["reminders"]["dispatcher_age_seconds"] < 5
+
+    Reminder.objects.filter(slot="late").update(due_at=timezone.now() - timedelta(minutes=5))
+    response, body = get_healthz(client)
+    assert response.status_code == 503
+    assert body["checks"]["reminders"]["ok"] is False

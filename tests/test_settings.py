@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from backcare.push.vapid import generate_private_key, private_key_to_raw_b64
+
 ROOT = Path(__file__).resolve().parent.parent
 SETUP = ["-c", "import django; django.setup()"]
 # Variables the settings read; each case starts from none of them.
@@ -22,6 +24,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "backcare.example",
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/backcare",
         "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "BACKCARE_VAPID_PRIVATE_KEY": private_key_to_raw_b64(generate_private_key()),
     }
     values.update(overrides)
     return {name: value for name, value in values.items() if value is not None}

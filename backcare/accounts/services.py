@@ -63,6 +63,10 @@ def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
         setattr(profile, field, value)
     profile.full_clean()
     profile.save()
+    # Zone, sleep window and preferences change when reminders fall: re-plan in this transaction.
+    from recovery.reminder_services import reminders_reconcile_patient  # recovery builds on accounts
+
+    reminders_reconcile_patient(patient=user)
     return profile
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from backcare.push.vapid import DEFAULT_SUBJECT, push_settings
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -43,6 +45,8 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "push_notifications",
+    "backcare.push",
     "backcare.core",
     "backcare.accounts",
     "content",
@@ -208,6 +212,18 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # The reminder outbox's dispatcher. A run that waited a second in the queue is already stale:
+    # the next one claims the same rows, so expiring it loses nothing.
+    "reminders-dispatch-due": {
+        "task": "recovery.tasks.dispatch_due",
+        "schedule": 1.0,
+        "options": {"expires": 1},
+    },
+    "reminders-replan-open-episodes": {
+        "task": "recovery.tasks.reminders_replan_open_episodes",
+        "schedule": 900.0,
+        "options": {"expires": 900},
+    },
     "applications-close-overdue": {
         "task": "recovery.tasks.applications_close_overdue",
         "schedule": 60.0,
@@ -228,6 +244,40 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # How old the last beat heartbeat may be before /healthz reports 503.
 BACKCARE_HEARTBEAT_MAX_AGE = timedelta(seconds=env.int("BACKCARE_HEARTBEAT_MAX_AGE", default=60))
+# How long a due reminder may wait unclaimed before /healthz reports 503.
+BACKCARE_REMINDER_LAG_MAX = timedelta(seconds=env.int("BACKCARE_REMINDER_LAG_MAX", default=60))
+
+# Push notifications: WebPush with VAPID (RFC 8292) for the web app; FCM and APNs device rows for wrapped apps.
+# BACKCARE_VAPID_PRIVATE_KEY: EC P-256, PEM or base64url raw scalar. Optional here (push is then not
+# configured); required in production; local settings read var/vapid_private.pem (`make run` creates it);
+# test settings make an ephemeral one. BACKCARE_VAPID_PUBLIC_KEY is derived (if set, it must match).
+BACKCARE_VAPID_SUBJECT = env.str("BACKCARE_VAPID_SUBJECT", default=DEFAULT_SUBJECT)
+_push = push_settings(
+    private_key=env.str("BACKCARE_VAPID_PRIVATE_KEY", default=""),
+    public_key=env.str("BACKCARE_VAPID_PUBLIC_KEY", default=""),
+    subject=BACKCARE_VAPID_SUBJECT,
+    required=False,
+)
+BACKCARE_VAPID_PRIVATE_KEY = _push.private_key
+BACKCARE_VAPID_PUBLIC_KEY = _push.public_key
+PUSH_NOTIFICATIONS_SETTINGS = _push.library
+# Extra CA certificate(s) the sender trusts for push endpoints (the loopback receiver in tests and benches);
+# unset: the system CAs only.
+BACKCARE_PUSH_CA_BUNDLE = env.str("BACKCARE_PUSH_CA_BUNDLE", default="") or None
+if BACKCARE_PUSH_CA_BUNDLE and not Path(BACKCARE_PUSH_CA_BUNDLE).is_file():
+    raise ImproperlyConfigured(f"BACKCARE_PUSH_CA_BUNDLE={BACKCARE_PUSH_CA_BUNDLE!r} is not a file")
+# Hosts a WebPush endpoint may point at (".example.com" = any subdomain). The server POSTs to registered
+# endpoints, so an open list would let any patient aim it at internal addresses (SSRF).
+PUSH_SERVICE_HOSTS = [
+    "fcm.googleapis.com",  # Chrome, Opera, Samsung Internet, Brave
+    "updates.push.services.mozilla.com",  # Firefox
+    ".notify.windows.com",  # Edge (WNS)
+    ".push.apple.com",  # Safari
+]
+BACKCARE_PUSH_ENDPOINT_HOSTS = env.list("BACKCARE_PUSH_ENDPOINT_HOSTS", default=PUSH_SERVICE_HOSTS)
+# Devices one account may register; beyond it the oldest inactive ones are dropped, then 409.
+BACKCARE_MAX_DEVICES_PER_USER = env.int("BACKCARE_MAX_DEVICES_PER_USER", default=20)
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["push_test"] = env.str("BACKCARE_PUSH_TEST_THROTTLE", default="6/min")
 
 LOGGING = {
     "version": 1,

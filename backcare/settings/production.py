@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, env, env_bool
+from .base import BACKCARE_VAPID_SUBJECT, DATABASES, env, env_bool, push_settings
 
 DEBUG = False
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")
@@ -32,3 +32,15 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Push: the VAPID private key is required (browsers are subscribed to its public half; a new key orphans
+# every WebPush subscription, so it is configuration, never generated here).
+_push = push_settings(
+    private_key=env.str("BACKCARE_VAPID_PRIVATE_KEY", default=""),
+    public_key=env.str("BACKCARE_VAPID_PUBLIC_KEY", default=""),
+    subject=BACKCARE_VAPID_SUBJECT,
+    required=True,
+)
+BACKCARE_VAPID_PRIVATE_KEY = _push.private_key
+BACKCARE_VAPID_PUBLIC_KEY = _push.public_key
+PUSH_NOTIFICATIONS_SETTINGS = _push.library

@@ -28,3 +28,11 @@ urlpatterns += [
     path("activities/", tv.ActivityListView.as_view(), name="activity-list"),
     path("activities/<uuid:activity_id>/", tv.ActivityDetailView.as_view(), name="activity-detail"),
 ]
+
+from . import reminder_views as rv  # noqa: E402
+
+urlpatterns += [
+    path("reminders/", rv.ReminderListView.as_view(), name="reminder-list"),
+    path("reminders/ack/", rv.ReminderTokenAckView.as_view(), name="reminder-token-ack"),
+    path("reminders/<int:reminder_id>/ack/", rv.ReminderAckView.as_view(), name="reminder-ack"),
+]

@@ -16,8 +16,10 @@ import time_machine
 from django.conf import settings
 from django.db.models import Q
 from knox.models import AuthToken
+from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.accounts.models import Profile, User
+from backcare.push.vapid import b64url_encode, generate_private_key, public_key_b64
 from recovery.models import Activity, Application, CheckIn, Episode, MedicationIntake, RedFlagEvent, RestPeriod
 from tests.conftest import PASSWORD, EpisodeFactory
 
@@ -56,6 +58,10 @@ def _state(user_ids: set[int]) -> dict:
         **{
             model.__name__: list(model.objects.filter(patient__in=users).order_by("pk").values())
             for model in (Application, RestPeriod, MedicationIntake, Activity)
+        },
+        **{
+            model.__name__: list(model.objects.filter(user__in=users).order_by("pk").values())
+            for model in (WebPushDevice, GCMDevice, APNSDevice)
         },
     }
 
@@ -105,6 +111,10 @@ ENDPOINTS = {
     "stop-rest": ("patient", "POST", f"/api/rest/{NEW_RECORD}/stop/"),
     "put-medication": ("patient", "PUT", f"/api/medications/{NEW_RECORD}/"),
     "put-activity": ("patient", "PUT", f"/api/activities/{NEW_RECORD}/"),
+    "register-device": ("patient", "POST", "/api/devices/"),
+    # The body is checked before the device is looked up, so a device that does not exist is fine here.
+    "rename-device": ("patient", "PATCH", "/api/devices/webpush:999999999/"),
+    "test-push": ("patient", "POST", "/api/devices/test/"),
 }
 
 
@@ -738,3 +748,57 @@ def test_list_limit_above_the_maximum_is_capped(patient_api, episode, limit):
 @pytest.mark.parametrize("url", LISTS[1:])
 def test_list_with_a_malformed_episode_filter_is_400(patient_api, episode, url):
     assert_refused(patient_api.get(url, {"episode": "not-a-uuid"}), 400, "episode")
+
+
+# --- devices (more cases in tests/api/test_devices.py) --------------------------------------------------
+
+DEVICE_KEYS = {"p256dh": public_key_b64(generate_private_key()), "auth": b64url_encode(b"0123456789abcdef")}
+GOOD_DEVICE = {
+    "type": "webpush",
+    "subscription": {"endpoint": "https://127.0.0.1:9/push/bad-input", "keys": DEVICE_KEYS},
+}
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (
+            {**GOOD_DEVICE, "subscription": {**GOOD_DEVICE["subscription"], "endpoint": "http://127.0.0.1:9/x"}},
+            "subscription",
+        ),
+        (
+            {**GOOD_DEVICE, "subscription": {**GOOD_DEVICE["subscription"], "keys": {**DEVICE_KEYS, "auth": "AAAA"}}},
+            "subscription",
+        ),
+        (
+            {**GOOD_DEVICE, "subscription": {**GOOD_DEVICE["subscription"], "keys": {**DEVICE_KEYS, "p256dh": "AAAA"}}},
+            "subscription",
+        ),
+        ({**GOOD_DEVICE, "type": "sms"}, "type"),
+        ({key: value for key, value in GOOD_DEVICE.items() if key != "type"}, "type"),
+        ({**GOOD_DEVICE, "name": ["a"]}, "name"),
+        ({"type": "fcm", "registration_id": "a token with spaces"}, "registration_id"),
+        ({"type": "apns", "registration_id": "not-hex"}, "registration_id"),
+    ],
+    ids=short_id,
+)
+def test_device_register_bad_field(patient_api, body, field, nothing_written):
+    with nothing_written():
+        assert_refused(send(patient_api, "POST", "/api/devices/", body), 400, field)
+
+
+@pytest.mark.parametrize("smuggled", [{"user": 1}, {"active": False}, {"id": "webpush:1"}, {"registration_id": "x"}])
+def test_device_register_mass_assignment_is_refused(patient_api, smuggled, nothing_written):
+    with nothing_written():
+        assert_refused(send(patient_api, "POST", "/api/devices/", {**GOOD_DEVICE, **smuggled}), 400, *smuggled)
+
+
+def test_device_register_with_the_good_body_is_stored(patient_api, patient):
+    assert send(patient_api, "POST", "/api/devices/", GOOD_DEVICE).status_code == 201
+    assert WebPushDevice.objects.filter(user=patient).count() == 1
+
+
+@pytest.mark.parametrize("path", ["webpush:abc", "push:1", "webpush:0", "1"])
+def test_device_path_id_that_is_not_one_is_a_json_404(patient_api, path, nothing_written):
+    with nothing_written():
+        assert_refused(send(patient_api, "PATCH", f"/api/devices/{path}/", {"name": "x"}), 404, "detail")

@@ -22,11 +22,22 @@ import pytest
 from django.urls import URLResolver, get_resolver, resolve
 from django.utils import timezone
 from knox.models import AuthToken
+from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 from rest_framework.test import APIClient
 
 from backcare.accounts.models import Profile, User
+from backcare.push.vapid import b64url_encode, generate_private_key, public_key_b64
 from content.selectors import redflag_ruleset_current
-from recovery.models import Activity, Application, CheckIn, Episode, MedicationIntake, RedFlagEvent, RestPeriod
+from recovery.models import (
+    Activity,
+    Application,
+    CheckIn,
+    Episode,
+    MedicationIntake,
+    RedFlagEvent,
+    Reminder,
+    RestPeriod,
+)
 from tests.conftest import PASSWORD, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +51,8 @@ OTHER_EPISODE_NOTES = "other-episode-notes-7f3a"
 OTHER_CHECKIN_NOTE = "other-checkin-note-c41d"
 MY_NOTE = "my-own-note"
 OTHER_MEDICATION_NAME = "other-medication-name-9b2e"
+OTHER_DEVICE_NAME = "other-device-name-5d1e"
+OTHER_DEVICE_ENDPOINT = "https://127.0.0.1:9/push/other-device-endpoint-8c2f"  # stored, never sent to
 
 
 # --- the world: me, another patient with data, a physiotherapist ---------------------------
@@ -76,6 +89,9 @@ class World:
             "other_medication_id": str(self.other_medication.client_uuid),
             "other_medication_name": OTHER_MEDICATION_NAME,
             "other_activity_id": str(self.other_activity.client_uuid),
+            "other_device_name": OTHER_DEVICE_NAME,
+            "other_device_endpoint": OTHER_DEVICE_ENDPOINT,
+            "other_device_id": f'"{_other_device(self)}"',  # quoted: "webpush:5" is not inside "webpush:56"
         }
         return {name: value for name, value in found.items() if name not in echoed}
 
@@ -151,6 +167,11 @@ def world(db) -> World:
     ):
         response = other_api.put(f"/api/{path}/{uuid.uuid4()}/", body)
         assert response.status_code == 201, response.content
+    response = other_api.post(
+        "/api/devices/",
+        {"type": "webpush", "name": OTHER_DEVICE_NAME, "subscription": _subscription(OTHER_DEVICE_ENDPOINT)},
+    )
+    assert response.status_code == 201, response.content
 
     my_episode = EpisodeFactory(patient=me, onset=timezone.now() - timedelta(hours=2))
     my_checkin = CheckInFactory(episode=my_episode, pain=2, note=MY_NOTE)
@@ -183,7 +204,12 @@ def snapshot(user: User) -> dict[str, Any]:
         "rests": list(RestPeriod.objects.filter(patient=user).order_by("pk").values()),
         "medications": list(MedicationIntake.objects.filter(patient=user).order_by("pk").values()),
         "activities": list(Activity.objects.filter(patient=user).order_by("pk").values()),
+        "reminders": list(Reminder.objects.filter(patient=user).order_by("pk").values()),
         "tokens": list(AuthToken.objects.filter(user=user).order_by("digest").values_list("digest", "expiry")),
+        **{
+            f"devices_{model.__name__}": list(model.objects.filter(user=user).order_by("pk").values())
+            for model in (WebPushDevice, GCMDevice, APNSDevice)
+        },
     }
 
 
@@ -233,6 +259,27 @@ def _walk_body(episode_id: uuid.UUID | None = None) -> dict:
         "pain_after": 3,
     }
     return {**body, "episode": str(episode_id)} if episode_id else body
+
+
+def _subscription(endpoint: str) -> dict:
+    keys = {"p256dh": public_key_b64(generate_private_key()), "auth": b64url_encode(uuid.uuid4().bytes)}
+    return {"endpoint": endpoint, "keys": keys}
+
+
+def _other_device(w: World) -> str:
+    device = WebPushDevice.objects.filter(user=w.other).first()
+    return f"webpush:{device.pk}" if device else "webpush:none"
+
+
+def _other_reminder(w: World) -> int:
+    return Reminder.objects.filter(patient=w.other).order_by("pk").values_list("pk", flat=True)[0]
+
+
+def _my_reminder_token(w: World) -> str:
+    # A validly signed token, but for another reminder: it must not unlock the other's.
+    from recovery.reminder_services import reminder_ack_token
+
+    return reminder_ack_token(reminder_id=_other_reminder(w) + 1_000_000)
 
 
 ROUTES: dict[str, Rule] = {
@@ -358,6 +405,69 @@ ROUTES: dict[str, Rule] = {
     ),
     "episode-state": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/state/"),)),
     "episode-protocol": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/protocol/"),)),
+    # The key browsers subscribe with: the server's, the same for everyone.
+    "push-vapid-key": Rule(SIGNED_IN, (Call("get", lambda w: "/api/push/vapid-key/", as_patient=frozenset({200})),)),
+    # Registering the endpoint another account holds moves it to the caller by design (a browser profile
+    # that changed hands; see backcare/push/services.py): it changes the other's rows, so it is not a call
+    # here. tests/api/test_devices.py checks that the move gives a new id and shows nothing of theirs.
+    "device-list": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/devices/", as_patient=frozenset({200})),
+            Call(
+                "post",
+                lambda w: "/api/devices/",
+                lambda w: {
+                    "type": "webpush",
+                    "subscription": _subscription(f"https://127.0.0.1:9/push/{uuid.uuid4()}"),
+                },
+                as_patient=frozenset({201}),
+            ),
+        ),
+    ),
+    "device-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/devices/{_other_device(w)}/"),
+            Call("patch", lambda w: f"/api/devices/{_other_device(w)}/", lambda w: {"name": "mine now"}),
+            Call("delete", lambda w: f"/api/devices/{_other_device(w)}/"),
+        ),
+    ),
+    # I have no device: nothing is sent, and certainly not to the other's.
+    "device-test": Rule(
+        PATIENT, (Call("post", lambda w: "/api/devices/test/", lambda w: {}, as_patient=frozenset({409})),)
+    ),
+    "reminder-list": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/reminders/", as_patient=frozenset({200})),
+            Call("get", lambda w: f"/api/reminders/?episode={w.other_episode.id}"),
+        ),
+    ),
+    "reminder-ack": Rule(
+        PATIENT,
+        (Call("post", lambda w: f"/api/reminders/{_other_reminder(w)}/ack/", lambda w: {"action": "skip"}),),
+    ),
+    # The service worker's ack carries a signed token; without the right one nobody touches a reminder.
+    "reminder-token-ack": Rule(
+        PUBLIC,
+        (
+            Call(
+                "post",
+                lambda w: "/api/reminders/ack/",
+                lambda w: {"reminder": _other_reminder(w), "action": "skip", "token": "forged"},
+                as_patient=frozenset({404}),
+                anonymous=frozenset({404}),
+            ),
+            Call(
+                "post",
+                lambda w: "/api/reminders/ack/",
+                lambda w: {"reminder": _other_reminder(w), "action": "skip", "token": _my_reminder_token(w)},
+                as_patient=frozenset({404}),
+                anonymous=frozenset({404}),
+            ),
+        ),
+    ),
     **{
         f"{name}-list": Rule(
             PATIENT,
