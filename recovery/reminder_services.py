@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.http import Http404
 from django.utils import timezone
 
-from backcare.accounts.models import Profile, User
+from backcare.accounts.models import User
 from backcare.core.api import Conflict
 
 from .models import Episode, Reminder
@@ -79,10 +79,9 @@ def reminders_reconcile_patient(*, patient: User, now: datetime | None = None) -
         reminders_reconcile(episode=episode, now=now)
 
 
-def reminders_checkin_logged(*, episode: Episode, occurred_at: datetime) -> int:
+def reminders_checkin_logged(*, episode: Episode, occurred_at: datetime, zone: ZoneInfo) -> int:
     """Cancel the check-in reminder of the local day this check-in belongs to (what a full re-plan would do)."""
-    zone = Profile.objects.filter(user_id=episode.patient_id).values_list("timezone", flat=True).first() or "UTC"
-    day = occurred_at.astimezone(ZoneInfo(zone)).date()
+    day = occurred_at.astimezone(zone).date()
     return Reminder.objects.filter(episode=episode, slot=f"checkin:{day.isoformat()}", status__in=ACTIVE).update(
         status=Reminder.Status.CANCELLED, claim_expires_at=None, updated_at=timezone.now()
     )

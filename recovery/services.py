@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.http import Http404
@@ -124,16 +125,23 @@ def _canonical_hash(data: dict[str, Any]) -> str:
 
 def _episode_for_checkin(*, patient: User, episode_id: uuid.UUID | None, occurred_at: datetime) -> Episode:
     if episode_id is not None:
-        episode = Episode.objects.filter(patient=patient, pk=episode_id).first()
+        episode = Episode.objects.select_related("patient__profile").filter(patient=patient, pk=episode_id).first()
         if episode is None:
             raise ValidationError({"episode": ["No such episode."]})
     else:
         # An offline check-in may arrive after its episode was resolved: file it where it belongs.
         episode = (
-            Episode.objects.filter(patient=patient, onset__lte=occurred_at + CLOCK_SKEW).order_by("-onset").first()
+            Episode.objects.select_related("patient__profile")
+            .filter(patient=patient, onset__lte=occurred_at + CLOCK_SKEW)
+            .order_by("-onset")
+            .first()
         )
         if episode is None or (episode.resolved_at and occurred_at > episode.resolved_at + CLOCK_SKEW):
-            episode = Episode.objects.filter(patient=patient, status=Episode.Status.OPEN).first()
+            episode = (
+                Episode.objects.select_related("patient__profile")
+                .filter(patient=patient, status=Episode.Status.OPEN)
+                .first()
+            )
         if episode is None:
             raise ValidationError({"episode": ["You have no open episode; open one first."]})
     if occurred_at < episode.onset - CLOCK_SKEW:
@@ -211,7 +219,9 @@ def checkin_put(*, patient: User, client_uuid: uuid.UUID, data: dict[str, Any]) 
                 RedFlagEvent.objects.bulk_create(events)
             # A check-in only changes which day's check-in reminder is still needed: cancel that one
             # here (cheap); the next day's row is added by the next re-plan of the episode.
-            reminders_checkin_logged(episode=episode, occurred_at=occurred_at)
+            profile = getattr(episode.patient, "profile", None)  # loaded with the episode: no query
+            zone = ZoneInfo(profile.timezone if profile else "UTC")
+            reminders_checkin_logged(episode=episode, occurred_at=occurred_at, zone=zone)
     except IntegrityError:
         existing = _existing_or_conflict(patient=patient, client_uuid=client_uuid, payload_hash=payload_hash)
         if existing is None:

@@ -233,3 +233,12 @@ def test_concurrent_replays_of_one_checkin_store_it_once():
     assert sorted(statuses) == [200, 200, 200, 201]
     assert CheckIn.objects.filter(patient=user).count() == 1
     assert RedFlagEvent.objects.filter(patient=user).count() == 1
+
+
+def test_a_new_checkin_costs_a_fixed_number_of_queries(patient_api, episode, django_assert_max_num_queries):
+    # Guards the hot path measured by bench/api.py: episode (with profile), insert, reminder cancel,
+    # savepoints. The red-flag checklist is read only when answered.
+    put(patient_api, {"pain": 5})  # warm caches (content types, sessions) so the count is the steady state
+    with django_assert_max_num_queries(5):
+        response, _ = put(patient_api, {"pain": 4})
+    assert response.status_code == 201
