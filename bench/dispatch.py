@@ -165,10 +165,24 @@ class Cpu:
 
     def __init__(self, worker_pid: int, receiver_pid: int) -> None:
         self.worker_pid, self.receiver_pid = worker_pid, receiver_pid
+        # Backends that exit mid-phase (each send thread closes its connection after a chunk) take their
+        # CPU with them; the postmaster reaps them, so its children's CPU counts them (and any others).
+        ((backend,),) = harness.db_query(DB_NAME, "SELECT pg_backend_pid()")
+        stat = Path(f"/proc/{backend}/stat").read_text()
+        self.postmaster = int(stat[stat.rindex(")") + 2 :].split()[1])
+
+    def _reaped(self) -> float:
+        try:
+            stat = Path(f"/proc/{self.postmaster}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return (int(fields[13]) + int(fields[14])) / harness._TICKS
 
     def snapshot(self) -> dict:
         snap = harness.cpu_snapshot(self.worker_pid, DB_NAME)
         snap["web"][self.worker_pid] = harness._cpu_seconds(self.worker_pid)
+        snap["db"][-1] = self._reaped()
         snap["receiver"] = {self.receiver_pid: harness._cpu_seconds(self.receiver_pid)}
         snap["bench"] = {os.getpid(): harness._cpu_seconds(os.getpid())}
         return snap
@@ -580,6 +594,11 @@ def report(args, burst, baseline, ceiling, lateness, runtime, worker_log_name) -
             f"{label:<40} {seconds:>8.2f} {n / seconds:>8.0f}   {'':>11} {per['web']:>7.2f} {per['db']:>6.2f}"
             f" {per['receiver']:>6.2f} {per['bench']:>6.2f}"
         )
+    print(
+        "CPU columns: worker = celery master + pool children; pg = backends of this database plus those"
+        " the postmaster reaped during the phase; recv = receiver process; bench = this process"
+        " (the burst's dispatcher loop, the ceiling's senders)"
+    )
     print()
     print(
         f"burst: first arrival {burst['first_s']:.2f} s after due; {burst['dispatch_calls']} dispatch_due calls "
