@@ -8,8 +8,7 @@ from rest_framework.views import APIView
 from backcare.core.api import StrictSerializer
 from backcare.core.pagination import NewestFirstCursor
 from recovery import reminder_services
-from recovery.api.treatment_views import _episode_filter
-from recovery.api.views import PatientAPIView
+from recovery.api.views import PatientAPIView, episode_filter
 from recovery.models import Reminder
 
 
@@ -53,7 +52,7 @@ class ReminderListView(PatientAPIView):
     )
     def get(self, request):
         qs = Reminder.objects.filter(patient=request.user)
-        episode_id = _episode_filter(request)
+        episode_id = episode_filter(request)
         if episode_id is not None:
             qs = qs.filter(episode_id=episode_id)
         status = request.query_params.get("status")

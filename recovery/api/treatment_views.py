@@ -5,31 +5,18 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from backcare.core.pagination import NewestFirstCursor
 from recovery import selectors, treatment_selectors, treatment_services
 from recovery.api import treatment_serializers as ts
-from recovery.api.views import PatientAPIView
+from recovery.api.views import PatientAPIView, episode_filter
 from recovery.models import Activity, Application, MedicationIntake, RestPeriod
 from recovery.protocol.definition import protocol_to_dict
 
 
 class ApplicationCursor(NewestFirstCursor):
     ordering = ("-started_at", "-id")
-
-
-def _episode_filter(request) -> uuid.UUID | None:
-    raw = request.query_params.get("episode")
-    if raw is None:
-        return None
-    try:
-        episode_id = uuid.UUID(raw)
-    except ValueError as exc:
-        raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
-    selectors.episode_get(patient=request.user, episode_id=episode_id)  # 404 unless it is the caller's
-    return episode_id
 
 
 class ApplicationListView(PatientAPIView):
@@ -41,7 +28,7 @@ class ApplicationListView(PatientAPIView):
         tags=["protocol"],
     )
     def get(self, request):
-        episode_id = _episode_filter(request)
+        episode_id = episode_filter(request)
         qs = Application.objects.filter(patient=request.user)
         if episode_id is not None:
             qs = qs.filter(episode_id=episode_id)
@@ -174,7 +161,7 @@ class ActivityCursor(NewestFirstCursor):
 
 def _own_list(view, request, model, output):
     """The caller's records, newest first, optionally of one of their episodes (404 if not theirs)."""
-    episode_id = _episode_filter(request)
+    episode_id = episode_filter(request)
     qs = model.objects.filter(patient=request.user)
     if episode_id is not None:
         qs = qs.filter(episode_id=episode_id)

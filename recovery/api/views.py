@@ -87,6 +87,20 @@ class EpisodeDailyView(PatientAPIView):
         return Response(s.DailySummaryOutputSerializer(out).data)
 
 
+def episode_filter(request) -> uuid.UUID | None:
+    """The ?episode= filter of the list endpoints: a UUID, and the caller's own episode."""
+    raw = request.query_params.get("episode")
+    if raw is None:
+        return None
+    try:
+        episode_id = uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
+    # Another patient's episode is "not found", exactly like one that does not exist.
+    selectors.episode_get(patient=request.user, episode_id=episode_id)
+    return episode_id
+
+
 class CheckInListView(PatientAPIView):
     pagination_class = CheckInCursor  # also tells the schema the list is paginated
 
@@ -96,14 +110,7 @@ class CheckInListView(PatientAPIView):
         tags=["check-ins"],
     )
     def get(self, request):
-        episode_id = request.query_params.get("episode")
-        if episode_id is not None:
-            try:
-                episode_id = uuid.UUID(episode_id)
-            except ValueError as exc:
-                raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
-            # Another patient's episode is "not found", exactly like one that does not exist.
-            selectors.episode_get(patient=request.user, episode_id=episode_id)
+        episode_id = episode_filter(request)
         paginator = self.pagination_class()
         qs = selectors.checkin_list(patient=request.user, episode_id=episode_id)
         page = paginator.paginate_queryset(qs, request, view=self)
