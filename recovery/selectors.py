@@ -29,10 +29,6 @@ def episode_get(*, patient: User, episode_id: uuid.UUID) -> Episode:
     return episode
 
 
-def episode_open_for(*, patient: User) -> Episode | None:
-    return Episode.objects.filter(patient=patient, status=Episode.Status.OPEN).first()
-
-
 def checkin_list(*, patient: User, episode_id: uuid.UUID | None = None) -> QuerySet[CheckIn]:
     qs = CheckIn.objects.filter(patient=patient).prefetch_related("redflag_events")
     if episode_id is not None:

@@ -66,16 +66,6 @@ def prescription_create(
     return Prescription.objects.create(episode=episode, overrides=overrides, created_by=author, note=note)
 
 
-def applications_close_overdue(*, episode: Episode, closures) -> int:
-    """Persist the engine's auto-closures: a running application past its cap ends at the cap."""
-    closed = 0
-    for closure in closures:
-        closed += Application.objects.filter(episode=episode, client_uuid=closure.key, stopped_at__isnull=True).update(
-            stopped_at=closure.stop, auto_closed=True
-        )
-    return closed
-
-
 def applications_close_all_overdue(*, now: datetime) -> int:
     """Periodic sweep over every running application (the partial unique index keeps it cheap)."""
     closed = 0
