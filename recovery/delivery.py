@@ -324,6 +324,7 @@ TEST_PAYLOAD = {
     "tag": "test",
     "kind": "test",
     "reminder_id": None,
+    "ack_token": None,
     "actions": [],
     "url": "/",
 }

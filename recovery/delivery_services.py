@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .delivery import Outcome, active_devices, device_get, transport_for
 from .models import Delivery, DeliveryAttempt, Episode, Reminder
-from .reminder_services import reminders_claim_due, reminders_reconcile
+from .reminder_services import reminder_ack_token, reminders_claim_due, reminders_reconcile
 from .treatment_selectors import episode_protocol
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ def reminder_payload(reminder: Reminder, *, protocol=None) -> dict:
         "tag": reminder.slot,
         "kind": reminder.kind,
         "reminder_id": reminder.pk,
+        # Lets the service worker's buttons call POST /api/reminders/ack/ without a session or CSRF.
+        "ack_token": reminder_ack_token(reminder_id=reminder.pk),
         "actions": actions,
         "url": "/",
     }

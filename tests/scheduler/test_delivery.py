@@ -27,13 +27,13 @@ from recovery.delivery_services import (
     reminders_dispatch,
 )
 from recovery.models import Delivery, DeliveryAttempt, MedicationIntake, Reminder
-from recovery.reminder_services import reminder_acknowledge
+from recovery.reminder_services import reminder_ack_token_check, reminder_acknowledge
 from tests.conftest import CheckInFactory, EpisodeFactory, UserFactory
 
 from .conftest import make_reminder, subscribe
 
 TTL = timedelta(seconds=120)
-PAYLOAD_KEYS = {"title", "body", "tag", "kind", "reminder_id", "actions", "url"}
+PAYLOAD_KEYS = {"title", "body", "tag", "kind", "reminder_id", "ack_token", "actions", "url"}
 
 
 @pytest.fixture
@@ -395,7 +395,9 @@ def test_collapse_key_topic_tag_urgency_and_a_payload_without_clinical_details(p
         assert set(message.payload) == PAYLOAD_KEYS
         assert message.payload["tag"] == reminder.slot
         assert message.payload["reminder_id"] == reminder.pk
-        text = json.dumps(message.payload).lower()
+        assert reminder_ack_token_check(token=message.payload["ack_token"]) == reminder.pk
+        # The token is opaque random-looking text: left out of the no-clinical-words check.
+        text = json.dumps({k: v for k, v in message.payload.items() if k != "ack_token"}).lower()
         for secret in ("pain", "ibuprofen", "nsaid", "400", "awful", "medic", "dose"):
             assert secret not in text
     assert messages["ice_remove"].payload["title"] == "Take the ice off now"
