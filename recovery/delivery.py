@@ -41,6 +41,7 @@ from backcare.push.vapid import push_tls_verify, vapid_headers_for
 logger = logging.getLogger(__name__)
 
 SENT_CODES = frozenset({200, 201, 202})
+DEVICE_GONE = "device inactive or removed"
 GONE_CODES = frozenset({404, 410})
 # Never wait longer than this for a push service that asks for more (a Retry-After of a day).
 RETRY_AFTER_MAX = 3600.0
@@ -205,8 +206,7 @@ class WebPushTransport(Transport):
         if code in SENT_CODES:
             return Outcome(code, False)
         if code in GONE_CODES:
-            # The subscription is gone for good: stop sending to it anywhere.
-            WebPushDevice.objects.filter(pk=device.pk, active=True).update(active=False)
+            # The caller deactivates the device (senders run in threads that do no database work).
             return Outcome(code, True, None, f"subscription gone ({code})")
         if code == 429 or code >= 500:
             return Outcome(code, False, retry_after_seconds(response.headers.get("Retry-After")), f"{code} {text}")
@@ -284,8 +284,6 @@ class APNSTransport(_NotConfigured):
             return Outcome(200, False)
         error = str(first.get("error") if isinstance(first, dict) else first)
         permanent = error in ("BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic")
-        if permanent:
-            APNSDevice.objects.filter(pk=device.pk, active=True).update(active=False)
         return Outcome(410 if permanent else None, permanent, None, error[:500])
 
 
@@ -307,6 +305,14 @@ def active_devices(*, user_ids) -> list[tuple[int, str, int]]:
             )
         ]
     return rows
+
+
+def device_deactivate(*, device_type: str, device_id: int) -> bool:
+    """A push service said the subscription is gone for good (404/410): stop sending to it anywhere."""
+    transport = transport_for(device_type)
+    if transport is None:
+        return False
+    return transport.device_model.objects.filter(pk=device_id, active=True).update(active=False) == 1
 
 
 def device_get(device_type: str, device_id: int):
@@ -339,6 +345,8 @@ def push_test(*, user) -> list[dict]:
             continue
         started = time.monotonic()
         outcome = transport_for(device_type).send(device, dict(TEST_PAYLOAD), collapse_key="test", ttl=60)
+        if outcome.gone:
+            device_deactivate(device_type=device_type, device_id=device_id)
         results.append(
             {
                 "device_type": device_type,

@@ -4,27 +4,36 @@ The life of a reminder, after `reminders_claim_due` took it:
 
   deliveries_expand     one Delivery row per active device (idempotent); no device -> reminder failed
   deliveries_claim_due  SKIP LOCKED + conditional UPDATE, like reminders; the claim's expiry is its token
-  delivery_send         check the claim and the reminder, send outside any transaction, record the attempt,
-                        then: sent -> reminder sent (first success) and its episode re-planned;
-                        transient -> retry with backoff; permanent or too many tries -> gone / failed;
-                        the last delivery of a reminder to end without success fails the reminder.
+  deliveries_send_many  a chunk at a time: rows, devices and payloads read in a few queries; pushes posted
+                        from a thread pool outside any transaction; every answer recorded in one
+                        transaction, only for rows still holding the claim they were sent under:
+                        sent -> reminder sent (first success); transient -> retry with backoff;
+                        permanent or too many tries -> gone / failed; the last delivery of a reminder
+                        to end without success fails the reminder. Episodes whose next slot follows the
+                        one just ended are re-planned afterwards (a separate task in the worker).
 
 A worker that dies mid-batch leaves its deliveries claimed; the claims expire and the next dispatch
 takes them again. A late or redelivered task carries the old claim token and does nothing.
 """
 
 import logging
+import os
 import random
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, DateTimeField, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .delivery import Outcome, active_devices, device_get, transport_for
+from .delivery import DEVICE_GONE, Outcome, active_devices, device_deactivate, transport_for
 from .models import Delivery, DeliveryAttempt, Episode, Reminder
 from .reminder_services import reminder_ack_token, reminders_claim_due, reminders_reconcile
 from .treatment_selectors import episode_protocol
@@ -132,6 +141,7 @@ class ExpandResult:
     created: int = 0
     rearmed: int = 0
     failed: int = 0
+    replan: tuple = ()  # episodes of failed reminders whose successor must be planned now
 
 
 def deliveries_expand(*, reminder_ids: list[int], now: datetime) -> ExpandResult:
@@ -146,7 +156,9 @@ def deliveries_expand(*, reminder_ids: list[int], now: datetime) -> ExpandResult
         return ExpandResult()
     with transaction.atomic():
         reminders = list(
-            Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.CLAIMED).only("pk", "patient_id")
+            Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.CLAIMED).only(
+                "pk", "patient_id", "episode_id", "kind"
+            )
         )
         if not reminders:
             return ExpandResult()
@@ -214,7 +226,8 @@ def deliveries_expand(*, reminder_ids: list[int], now: datetime) -> ExpandResult
         # deliveries have ended.
         for reminder_id in repair:
             _reminder_finish_if_done(reminder_id=reminder_id, now=now)
-    return ExpandResult(created=len(new), rearmed=rearmed, failed=failed)
+    replan = tuple(dict.fromkeys(r.episode_id for r in reminders if r.pk in skip and r.kind in REPLAN_AFTER))
+    return ExpandResult(created=len(new), rearmed=rearmed, failed=failed, replan=replan if failed else ())
 
 
 # --- claim ----------------------------------------------------------------------------------------
@@ -255,121 +268,288 @@ def deliveries_claim_due(*, now: datetime, limit: int, ttl: timedelta) -> list[i
         return due
 
 
+def deliveries_release(*, delivery_ids: list[int], claim: datetime) -> int:
+    """Give back claims that were never handed to a sender (the broker refused the message)."""
+    return Delivery.objects.filter(pk__in=delivery_ids, status=Delivery.Status.CLAIMED, claim_expires_at=claim).update(
+        status=Delivery.Status.PENDING, claim_expires_at=None, updated_at=timezone.now()
+    )
+
+
 # --- send -----------------------------------------------------------------------------------------
 
 
 _RELATED = ("reminder", "reminder__episode", "reminder__episode__protocol_version")
-_UNSET = object()
+# Kinds whose successor the engine plans only once they have come due (the next start, tomorrow's
+# check-in, the next sitting break): their episode is re-planned when they end. The rest (remove,
+# rest, review) have no successor, or it is already planned.
+REPLAN_AFTER = frozenset({"ice_start", "heat_start", "checkin", "movement_break"})
+
+
+@dataclass
+class _Job:
+    delivery: Delivery
+    claim: datetime
+    cancel: str = ""
+    device: Any = None
+    payload: dict | None = None
+    outcome: Outcome | None = None
+    at: datetime | None = None
+    duration_ms: int = 0
+    error: bool = False
 
 
 def delivery_send(*, delivery_id: int, claim: datetime | None = None, now: datetime | None = None) -> str:
     """Send one claimed delivery and record the answer. Returns what happened (sent, retry, gone, failed,
-    cancelled, skipped, lost). Network I/O happens outside any transaction."""
-    delivery = Delivery.objects.select_related(*_RELATED).filter(pk=delivery_id).first()
-    if delivery is None:
-        return "skipped"
-    return _deliver(delivery, claim=claim, now=now)
+    cancelled, skipped, lost, error). Network I/O happens outside any transaction."""
+    results = _send_batch([delivery_id], claim=claim, now=now, threads=1, replan=_replan_each)
+    return results.get(delivery_id, "skipped")
 
 
-def _deliver(delivery: Delivery, *, claim: datetime | None, now: datetime | None = None, device=_UNSET) -> str:
-    now = now or timezone.now()
-    if delivery.status != Delivery.Status.CLAIMED or delivery.claim_expires_at is None:
-        return "skipped"
-    if (claim is not None and delivery.claim_expires_at != claim) or delivery.claim_expires_at <= now:
-        return "skipped"  # a newer claim owns it, or ours ran out and the next dispatch will take it
-    claim = delivery.claim_expires_at
-    reminder = delivery.reminder
-    if reminder.status not in (Reminder.Status.CLAIMED, Reminder.Status.SENT):
-        # Cancelled or skipped since the claim, or snoozed again: this firing is over, nothing is sent.
-        return _record(delivery, claim, None, now, 0, cancel=f"reminder {reminder.status}")
-    transport = transport_for(delivery.device_type)
-    if device is _UNSET:
-        device = device_get(delivery.device_type, delivery.device_id)
-    if transport is None or device is None or not device.active:
-        outcome = Outcome(None, True, None, "device inactive or removed")
-        return _record(delivery, claim, outcome, now, 0, gone=True)
-    payload = reminder_payload(reminder)
-    started = time.monotonic()
-    outcome = transport.send(
-        device,
-        payload,
-        collapse_key=reminder.slot,
-        ttl=reminder_ttl(reminder),
-        urgency="high" if reminder.safety else "normal",
-    )
-    duration_ms = int((time.monotonic() - started) * 1000)
-    return _record(delivery, claim, outcome, timezone.now(), duration_ms)
-
-
-def _record(
-    delivery: Delivery,
-    claim: datetime,
-    outcome: Outcome | None,
-    now: datetime,
-    duration_ms: int,
+def deliveries_send_many(
     *,
-    cancel: str = "",
-    gone: bool = False,
-) -> str:
-    attempts = delivery.attempts + (0 if cancel else 1)
-    next_attempt_at = delivery.next_attempt_at
-    if cancel:
-        status, error, code = Delivery.Status.CANCELLED, cancel, None
-    elif outcome.ok:
-        status, error, code = Delivery.Status.SENT, "", outcome.status_code
-    else:
-        error, code = outcome.error, outcome.status_code
-        if outcome.permanent:
-            status = Delivery.Status.GONE if (gone or outcome.gone) else Delivery.Status.FAILED
-        elif attempts >= MAX_ATTEMPTS:
-            status = Delivery.Status.FAILED
-            error = f"gave up after {attempts} attempts: {error}"
+    delivery_ids: list[int],
+    claim: datetime | None = None,
+    threads: int = 1,
+    now: datetime | None = None,
+    replan: Callable[[list], None] | None = None,
+) -> dict[str, int]:
+    """Send a batch of claimed deliveries: read in a few queries, posted from a thread pool (no database
+    work in the threads), recorded in one transaction. One failing device (or a bug on one row) never
+    stops the others. `replan(episode_ids)` takes the episodes whose reminders ended and need their next
+    slot planned (default: re-planned here, after the batch is recorded)."""
+    results = _send_batch(delivery_ids, claim=claim, now=now, threads=threads, replan=replan or _replan_each)
+    return dict(Counter(results.values()))
+
+
+def _send_batch(delivery_ids, *, claim, now, threads: int, replan: Callable[[list], None]) -> dict[int, str]:
+    now = now or timezone.now()
+    rows = Delivery.objects.select_related(*_RELATED).in_bulk(delivery_ids)
+    results: dict[int, str] = {}
+    jobs: list[_Job] = []
+    for delivery_id in dict.fromkeys(delivery_ids):
+        row = rows.get(delivery_id)
+        if row is None or row.status != Delivery.Status.CLAIMED or row.claim_expires_at is None:
+            results[delivery_id] = "skipped"
+        elif (claim is not None and row.claim_expires_at != claim) or row.claim_expires_at <= now:
+            results[delivery_id] = "skipped"  # a newer claim owns it, or ours ran out and the next dispatch takes it
+        elif row.reminder.status not in (Reminder.Status.CLAIMED, Reminder.Status.SENT):
+            # Cancelled or skipped since the claim, or snoozed again: this firing is over, nothing is sent.
+            jobs.append(_Job(row, row.claim_expires_at, cancel=f"reminder {row.reminder.status}"))
         else:
-            status = Delivery.Status.RETRY
-            next_attempt_at = now + timedelta(seconds=backoff_seconds(attempts, outcome.retry_after))
-    finished = None  # the reminder's new status when this delivery ended it
-    ends_badly = status in (Delivery.Status.GONE, Delivery.Status.FAILED)
-    with transaction.atomic():
-        if ends_badly:
-            # Failures of one reminder's deliveries record one at a time, so the last one to end sees
-            # all the others ended. (A success needs no lock: its UPDATE of the reminder takes the row.)
-            Reminder.objects.select_for_update().filter(pk=delivery.reminder_id).values_list("pk").first()
-        if not cancel:
-            DeliveryAttempt.objects.create(
-                delivery_id=delivery.pk,
-                at=now,
-                status_code=code,
-                outcome=str(status),
-                error=error[:2000],
-                duration_ms=duration_ms,
-            )
-        changed = Delivery.objects.filter(
-            pk=delivery.pk, status=Delivery.Status.CLAIMED, claim_expires_at=claim
-        ).update(
-            status=status,
-            attempts=attempts,
-            next_attempt_at=next_attempt_at,
-            claim_expires_at=None,
-            last_status_code=code,
-            last_error=error[:2000],
-            sent_at=now if status == Delivery.Status.SENT else None,
-            updated_at=now,
+            jobs.append(_Job(row, row.claim_expires_at))
+
+    sending = [job for job in jobs if not job.cancel]
+    devices = _devices_for(sending)
+    protocols: dict = {}
+    payloads: dict[int, dict] = {}
+    for job in sending:
+        delivery = job.delivery
+        job.device = devices.get((delivery.device_type, delivery.device_id))
+        if transport_for(delivery.device_type) is None or job.device is None or not job.device.active:
+            job.outcome, job.at = Outcome(None, True, None, DEVICE_GONE), now
+            continue
+        reminder = delivery.reminder
+        if reminder.pk not in payloads:
+            payloads[reminder.pk] = reminder_payload(reminder, protocol=_protocol_of(reminder, protocols))
+        job.payload = payloads[reminder.pk]
+
+    posting = [job for job in sending if job.outcome is None]
+    if threads > 1 and len(posting) > 1:
+        list(_send_pool(threads).map(_post, posting))
+    else:
+        for job in posting:
+            _post(job)
+
+    recorded, episodes = _record_batch([job for job in jobs if not job.error], now=timezone.now())
+    results.update(recorded)
+    results.update({job.delivery.pk: "error" for job in jobs if job.error})
+    if episodes:
+        replan(sorted(episodes, key=str))
+    return results
+
+
+def _devices_for(jobs: list[_Job]) -> dict[tuple[str, int], Any]:
+    wanted: dict[str, list[int]] = {}
+    for job in jobs:
+        wanted.setdefault(job.delivery.device_type, []).append(job.delivery.device_id)
+    devices = {}
+    for device_type, ids in wanted.items():
+        transport = transport_for(device_type)
+        if transport is not None:
+            devices.update({(device_type, d.pk): d for d in transport.device_model.objects.filter(pk__in=ids)})
+    return devices
+
+
+def _protocol_of(reminder: Reminder, cache: dict):
+    if reminder.kind not in _NEEDS_PROTOCOL:
+        return None
+    if reminder.episode_id not in cache:
+        try:
+            cache[reminder.episode_id] = episode_protocol(episode=reminder.episode)
+        except LookupError:
+            cache[reminder.episode_id] = None
+    return cache[reminder.episode_id]
+
+
+def _post(job: _Job) -> None:
+    """One push, in a pool thread: network only, no database."""
+    delivery = job.delivery
+    started = time.monotonic()
+    try:
+        job.outcome = transport_for(delivery.device_type).send(
+            job.device,
+            job.payload,
+            collapse_key=delivery.reminder.slot,
+            ttl=reminder_ttl(delivery.reminder),
+            urgency="high" if delivery.reminder.safety else "normal",
         )
-        if changed != 1:
-            logger.warning("delivery %s: claim lost before its %s was recorded", delivery.pk, status)
-            return "lost"
-        if status == Delivery.Status.SENT:
-            # Another device got it first (seen when the batch was read): nothing to change.
-            if delivery.reminder.status != Reminder.Status.SENT and _reminder_mark_sent(
-                reminder_id=delivery.reminder_id, now=now
-            ):
-                finished = Reminder.Status.SENT
-        elif ends_badly:
-            finished = _reminder_finish_if_done(reminder_id=delivery.reminder_id, now=now)
-    if finished is not None:
-        # Sent (or given up on): plan what comes after it, so the next slot exists.
-        _replan(episode_id=delivery.reminder.episode_id)
-    return str(status) if not cancel else "cancelled"
+    except Exception:
+        # Left claimed: its claim expires and the next dispatch tries again.
+        logger.exception("delivery %s failed unexpectedly", delivery.pk)
+        job.error = True
+    job.at = timezone.now()
+    job.duration_ms = int((time.monotonic() - started) * 1000)
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None
+
+
+def _send_pool(size: int) -> ThreadPoolExecutor:
+    """The process's sender threads, kept between batches (rebuilt after a fork: Celery's prefork children)."""
+    global _pool
+    key = (os.getpid(), size)
+    with _pool_lock:
+        if _pool is None or _pool[:2] != key:
+            _pool = (*key, ThreadPoolExecutor(max_workers=size, thread_name_prefix="push-send"))
+        return _pool[2]
+
+
+def _status_after(job: _Job) -> tuple[str, str, int | None, datetime]:
+    """The delivery's new status, error, status code and next attempt, from the push service's answer."""
+    outcome, delivery = job.outcome, job.delivery
+    attempts = delivery.attempts + 1
+    if outcome.ok:
+        return Delivery.Status.SENT, "", outcome.status_code, delivery.next_attempt_at
+    if outcome.permanent:
+        gone = outcome.gone or outcome.error == DEVICE_GONE
+        return (
+            (Delivery.Status.GONE if gone else Delivery.Status.FAILED),
+            outcome.error,
+            outcome.status_code,
+            (delivery.next_attempt_at),
+        )
+    if attempts >= MAX_ATTEMPTS:
+        error = f"gave up after {attempts} attempts: {outcome.error}"
+        return Delivery.Status.FAILED, error, outcome.status_code, delivery.next_attempt_at
+    delay = backoff_seconds(attempts, outcome.retry_after)
+    return Delivery.Status.RETRY, outcome.error, outcome.status_code, job.at + timedelta(seconds=delay)
+
+
+def _record_batch(jobs: list[_Job], *, now: datetime) -> tuple[dict[int, str], set]:
+    """Record a batch's answers in one transaction: attempts, deliveries (only those still holding the
+    claim they were sent under), then their reminders. Returns each delivery's result and the episodes
+    to re-plan."""
+    results: dict[int, str] = {}
+    if not jobs:
+        return results, set()
+    ended: dict[int, str] = {}  # reminder -> its new status
+    failed_reminders: list[int] = []
+    with transaction.atomic():
+        # Reminders first, then deliveries, each in key order: the order every writer takes them, so
+        # two batches (or a batch and a re-plan) never deadlock. The locks also make the last failing
+        # delivery of a reminder see all the others ended.
+        reminders = dict(
+            Reminder.objects.select_for_update()
+            .filter(pk__in={job.delivery.reminder_id for job in jobs})
+            .order_by("pk")
+            .values_list("pk", "status")
+        )
+        held = dict(
+            Delivery.objects.select_for_update()
+            .filter(pk__in=[job.delivery.pk for job in jobs], status=Delivery.Status.CLAIMED)
+            .order_by("pk")
+            .values_list("pk", "claim_expires_at")
+        )
+        attempts, sent, cancelled, gone_devices = [], {}, {}, []
+        for job in jobs:
+            delivery = job.delivery
+            holds = held.get(delivery.pk) == job.claim
+            if job.cancel:
+                if holds:
+                    cancelled.setdefault(job.cancel, []).append(delivery.pk)
+                results[delivery.pk] = "cancelled" if holds else "lost"
+                continue
+            status, error, code, next_attempt_at = _status_after(job)
+            attempts.append(
+                DeliveryAttempt(
+                    delivery_id=delivery.pk,
+                    at=job.at,
+                    status_code=code,
+                    outcome=str(status),
+                    error=error[:2000],
+                    duration_ms=job.duration_ms,
+                )
+            )
+            if job.outcome.gone:
+                gone_devices.append(delivery)
+            if not holds:
+                logger.warning("delivery %s: claim lost before its %s was recorded", delivery.pk, status)
+                results[delivery.pk] = "lost"
+                continue
+            results[delivery.pk] = str(status)
+            if status == Delivery.Status.SENT:
+                sent.setdefault(code, []).append(delivery.pk)
+                if reminders.get(delivery.reminder_id) == Reminder.Status.CLAIMED:
+                    ended[delivery.reminder_id] = Reminder.Status.SENT
+                continue
+            Delivery.objects.filter(pk=delivery.pk).update(
+                status=status,
+                attempts=F("attempts") + 1,
+                next_attempt_at=next_attempt_at,
+                claim_expires_at=None,
+                last_status_code=code,
+                last_error=error[:2000],
+                sent_at=None,
+                updated_at=now,
+            )
+            if status in (Delivery.Status.GONE, Delivery.Status.FAILED):
+                failed_reminders.append(delivery.reminder_id)
+        DeliveryAttempt.objects.bulk_create(attempts)
+        for code, ids in sent.items():
+            Delivery.objects.filter(pk__in=ids).update(
+                status=Delivery.Status.SENT,
+                attempts=F("attempts") + 1,
+                claim_expires_at=None,
+                last_status_code=code,
+                last_error="",
+                sent_at=now,
+                updated_at=now,
+            )
+        for reason, ids in cancelled.items():
+            Delivery.objects.filter(pk__in=ids).update(
+                status=Delivery.Status.CANCELLED, claim_expires_at=None, last_error=reason, updated_at=now
+            )
+        for delivery in gone_devices:
+            # The subscription is gone for good: stop sending to it anywhere.
+            device_deactivate(device_type=delivery.device_type, device_id=delivery.device_id)
+        marked = [pk for pk, status in ended.items() if status == Reminder.Status.SENT]
+        if marked:
+            Reminder.objects.filter(pk__in=marked, status=Reminder.Status.CLAIMED).update(
+                status=Reminder.Status.SENT,
+                sent_at=Coalesce(F("sent_at"), Value(now, output_field=DateTimeField())),
+                claim_expires_at=None,
+                last_error="",
+                updated_at=now,
+            )
+        for reminder_id in dict.fromkeys(failed_reminders):
+            if reminder_id not in ended:
+                finished = _reminder_finish_if_done(reminder_id=reminder_id, now=now)
+                if finished is not None:
+                    ended[reminder_id] = finished
+    about = {job.delivery.reminder_id: job.delivery.reminder for job in jobs}
+    episodes = {about[pk].episode_id for pk in ended if about[pk].kind in REPLAN_AFTER}
+    return results, episodes
 
 
 def _reminder_mark_sent(*, reminder_id: int, now: datetime) -> bool:
@@ -434,6 +614,17 @@ def _replan(*, episode_id) -> None:
             return
 
 
+def _replan_each(episode_ids: list) -> None:
+    for episode_id in episode_ids:
+        _replan(episode_id=episode_id)
+
+
+def reminders_replan_episodes(*, episode_ids: list) -> int:
+    """Plan what comes after reminders that ended (each episode in its own transaction)."""
+    _replan_each(list(dict.fromkeys(episode_ids)))
+    return len(episode_ids)
+
+
 # --- the dispatcher's work, as one service ------------------------------------------------------------
 
 
@@ -453,74 +644,6 @@ def reminders_dispatch(*, now: datetime, limit: int = 500, ttl: timedelta = time
         expanded = deliveries_expand(reminder_ids=reminder_ids, now=now)
     delivery_ids = deliveries_claim_due(now=now, limit=limit * 4, ttl=ttl)
     return DispatchResult(len(reminder_ids), expanded, delivery_ids, now + ttl)
-
-
-def deliveries_send_many(*, delivery_ids: list[int], claim: datetime | None = None, threads: int = 1) -> dict[str, int]:
-    """Send each delivery on its own: one failing device (or a bug on one row) never stops the others.
-
-    The rows and their devices are read in a few queries up front; each delivery then sends and records
-    on its own. With threads > 1 each thread has its own database connection, closed when the batch is done.
-    """
-    import queue
-    import threading
-    from collections import Counter
-
-    from django.db import connections
-
-    rows = Delivery.objects.select_related(*_RELATED).in_bulk(delivery_ids)
-    wanted: dict[str, list[int]] = {}
-    for row in rows.values():
-        wanted.setdefault(row.device_type, []).append(row.device_id)
-    devices = {}
-    for device_type, ids in wanted.items():
-        transport = transport_for(device_type)
-        if transport is not None:
-            devices.update({(device_type, d.pk): d for d in transport.device_model.objects.filter(pk__in=ids)})
-
-    results: Counter = Counter()
-    lock = threading.Lock()
-
-    def one(delivery_id: int) -> None:
-        row = rows.get(delivery_id)
-        try:
-            result = (
-                "skipped"
-                if row is None
-                else _deliver(row, claim=claim, device=devices.get((row.device_type, row.device_id)))
-            )
-        except Exception:
-            # The row stays claimed; its claim expires and the next dispatch tries again.
-            logger.exception("delivery %s failed unexpectedly", delivery_id)
-            result = "error"
-        with lock:
-            results[result] += 1
-
-    if threads <= 1 or len(delivery_ids) <= 1:
-        for delivery_id in delivery_ids:
-            one(delivery_id)
-        return dict(results)
-
-    work: queue.SimpleQueue = queue.SimpleQueue()
-    for delivery_id in delivery_ids:
-        work.put(delivery_id)
-
-    def run():
-        try:
-            while True:
-                try:
-                    delivery_id = work.get_nowait()
-                except queue.Empty:
-                    return
-                one(delivery_id)
-        finally:
-            connections.close_all()
-
-    pool = [threading.Thread(target=run, name=f"send-{i}") for i in range(min(threads, len(delivery_ids)))]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return dict(results)
 
 
 # --- status (manage.py reminders_status) ----------------------------------------------------------

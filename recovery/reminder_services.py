@@ -39,7 +39,8 @@ def reminders_reconcile(*, episode: Episode, now: datetime | None = None) -> Rec
     """Make the episode's reminder rows match the plan. Idempotent; sent rows are left alone."""
     now = now or timezone.now()
     planned = episode_reminders_planned(episode=episode, now=now)
-    rows = {r.slot: r for r in Reminder.objects.select_for_update().filter(episode=episode)}
+    # Locked in key order, as the delivery recorder locks them: the two never deadlock.
+    rows = {r.slot: r for r in Reminder.objects.select_for_update().filter(episode=episode).order_by("pk")}
     created = moved = cancelled = 0
     new = []
     for slot, plan in planned.items():

@@ -211,6 +211,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# The dispatcher has a queue (and a worker process) of its own: a backlog of sends must not hold up
+# the claims of the next second, nor let beat's one-second dispatch messages expire unrun.
+CELERY_TASK_ROUTES = {"recovery.tasks.dispatch_due": {"queue": "dispatch"}}
+# On a broker connection loss, running tasks are given up (Celery 6's default): a send task's claims
+# expire and the next dispatch takes its deliveries again.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     # The reminder outbox's dispatcher. A run that waited a second in the queue is already stale:
     # the next one claims the same rows, so expiring it loses nothing.
@@ -241,6 +248,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# How long a dispatcher's claim on a delivery lasts: a dead worker's deliveries are sent again after it.
+BACKCARE_DISPATCH_CLAIM_TTL = timedelta(seconds=env.int("BACKCARE_DISPATCH_CLAIM_TTL", default=120))
 
 # How old the last beat heartbeat may be before /healthz reports 503.
 BACKCARE_HEARTBEAT_MAX_AGE = timedelta(seconds=env.int("BACKCARE_HEARTBEAT_MAX_AGE", default=60))

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -24,6 +25,7 @@ from recovery.tasks import dispatch_due
 from .conftest import ice_running, quiet_patient, subscribe
 
 WAIT_SECONDS = 30
+QUEUES = ["celery", "dispatch"]  # sends, and the dispatcher's own queue
 
 
 @pytest.fixture
@@ -38,7 +40,7 @@ def purged_queue():
 @pytest.fixture
 def worker(purged_queue):
     assert not celery_app.conf.task_always_eager
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as running:
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=QUEUES) as running:
         yield running
 
 
@@ -154,6 +156,7 @@ def _worker_process(receiver, log_path):
         BACKCARE_PUSH_CA_BUNDLE=receiver.ca_file,
     )
     command = [sys.executable, "-m", "celery", "-A", "backcare", "worker", "-c", "2", "-P", "prefork", "-l", "INFO"]
+    command += ["-Q", ",".join(QUEUES)]
     log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with the test's tmp_path
     return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -168,8 +171,8 @@ def _wait_for_worker(timeout=30):
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_batch_leaves_claims_that_are_taken_again(receiver, purged_queue, monkeypatch, tmp_path):
-    monkeypatch.setattr("recovery.tasks.DISPATCH_CLAIM_TTL_SECONDS", 3)
+def test_a_worker_killed_mid_batch_leaves_claims_that_are_taken_again(receiver, purged_queue, settings, tmp_path):
+    settings.BACKCARE_DISPATCH_CLAIM_TTL = timedelta(seconds=3)
     names = [f"p{i}" for i in range(6)]
     for name in names:
         patient = quiet_patient()
@@ -190,7 +193,7 @@ def test_a_worker_killed_mid_batch_leaves_claims_that_are_taken_again(receiver, 
         first.wait(10)
     assert Delivery.objects.filter(status="claimed").count() == len(names)  # left behind by the dead worker
 
-    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=QUEUES):
         assert beat_until(lambda: Delivery.objects.filter(status="sent").count() == len(names), timeout=30)
 
     # The push service may have accepted a first copy whose answer the dead worker never read: the
