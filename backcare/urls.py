@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("backcare.accounts.api.urls")),
     path("api/", include("recovery.api.urls")),
     path("api/", include("backcare.push.api.urls")),
+    path("api/", include("content.api.urls")),
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
 ]
 

@@ -415,3 +415,8 @@ class DeliveryAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} {self.outcome} {self.status_code}"
+
+
+# --- the care team (issue 5) -------------------------------------------------------------------
+
+from .care_models import CareInvite, CareLink, CareNote, InviteAttempt  # noqa: E402, F401

@@ -8,6 +8,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from backcare.accounts.models import Profile, User
+from content.selectors import redflag_escalation_texts
 
 from . import redflags
 from .models import CheckIn, Episode, Reminder
@@ -83,7 +84,11 @@ def checkin_escalation(*, checkin: CheckIn) -> dict | None:
         redflags.Flag(e.code, e.level, e.question, e.guidance, e.alert_physiotherapist)
         for e in checkin.redflag_events.all()
     ]
-    return redflags.escalation_for(sorted(flags, key=lambda f: -redflags.SEVERITY[f.level]))
+    escalation = redflags.escalation_for(sorted(flags, key=lambda f: -redflags.SEVERITY[f.level]))
+    if escalation is not None:
+        # Headline and actions come from the library, as worded in the checklist version answered.
+        escalation.update(redflag_escalation_texts(ruleset_id=checkin.redflag_ruleset_id, level=escalation["level"]))
+    return escalation
 
 
 def reminders_oldest_overdue(*, now: datetime) -> datetime | None:

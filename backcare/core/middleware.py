@@ -1,3 +1,6 @@
+import re
+import uuid
+
 from django.conf import settings
 from django.http import JsonResponse
 
@@ -21,3 +24,23 @@ class RequestBodyLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+class RequestIdMiddleware:
+    """Give every request an id (the caller's X-Request-ID if it is sane, else a new one) and echo it.
+
+    The access log records it, so a row can be matched with the proxy's and the server's logs.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        return response

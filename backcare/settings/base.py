@@ -49,11 +49,13 @@ INSTALLED_APPS = [
     "backcare.push",
     "backcare.core",
     "backcare.accounts",
+    "backcare.audit",
     "content",
     "recovery",
 ]
 
 MIDDLEWARE = [
+    "backcare.core.middleware.RequestIdMiddleware",
     "backcare.core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -170,6 +172,9 @@ SPECTACULAR_SETTINGS = {
         "RedFlagLevelEnum": "content.models.RedFlagLevel",
         "ApplicationKindEnum": "recovery.models.ApplicationKind",
         "ActivityKindEnum": "recovery.models.Activity.Kind",
+        "CareLinkStatusEnum": "recovery.models.CareLink.Status",
+        "LibraryItemKindEnum": "content.models.ItemKind",
+        "LibraryPhaseEnum": "content.api.serializers.PHASE_CHOICES",
     },
 }
 
@@ -296,3 +301,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("BACKCARE_LOG_LEVEL", default="INFO")},
 }
+
+# Care invitations: redemption attempts allowed per patient, and per code (from anyone), in a sliding window.
+BACKCARE_INVITE_ATTEMPTS_PER_USER = env.int("BACKCARE_INVITE_ATTEMPTS_PER_USER", default=10)
+BACKCARE_INVITE_ATTEMPTS_PER_CODE = env.int("BACKCARE_INVITE_ATTEMPTS_PER_CODE", default=5)
+BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES = env.int("BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES", default=15)

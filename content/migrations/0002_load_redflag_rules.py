@@ -1,16 +1,12 @@
 from django.db import migrations
 
-
-def load(apps, schema_editor):
-    from content.services import redflag_rules_load
-
-    redflag_rules_load(
-        ruleset_model=apps.get_model("content", "RedFlagRuleSet"),
-        rule_model=apps.get_model("content", "RedFlagRule"),
-    )
+# This migration used to load the checklist from content/data/red_flags.json. The checklist now lives
+# in content/library/ with the rest of the library, and its loader needs the fields 0003 adds, so
+# 0004_load_library loads it. Databases that ran the old version keep their v1; the next load
+# stores the same rules as v2 (the source changed form).
 
 
 class Migration(migrations.Migration):
     dependencies = [("content", "0001_initial")]
 
-    operations = [migrations.RunPython(load, migrations.RunPython.noop)]
+    operations = []

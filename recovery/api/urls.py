@@ -36,3 +36,21 @@ urlpatterns += [
     path("reminders/ack/", rv.ReminderTokenAckView.as_view(), name="reminder-token-ack"),
     path("reminders/<int:reminder_id>/ack/", rv.ReminderAckView.as_view(), name="reminder-ack"),
 ]
+
+from . import care_views as cv  # noqa: E402
+
+urlpatterns += [
+    path("care/redeem/", cv.RedeemView.as_view(), name="care-redeem"),
+    path("care/links/", cv.CareLinkListView.as_view(), name="care-link-list"),
+    path("care/links/<uuid:link_id>/revoke/", cv.CareLinkRevokeView.as_view(), name="care-link-revoke"),
+    path("care/access-log/", cv.AccessLogView.as_view(), name="care-access-log"),
+    path("physio/invites/", cv.InviteListView.as_view(), name="physio-invite-list"),
+    path("physio/patients/", cv.TriageView.as_view(), name="physio-triage"),
+    path("physio/patients/<int:patient_id>/", cv.PatientDetailView.as_view(), name="physio-patient-detail"),
+    path("physio/patients/<int:patient_id>/timeline/", cv.TimelineView.as_view(), name="physio-patient-timeline"),
+    path("physio/patients/<int:patient_id>/daily/", cv.DailyView.as_view(), name="physio-patient-daily"),
+    path("physio/patients/<int:patient_id>/notes/", cv.NoteListView.as_view(), name="physio-patient-notes"),
+    path("physio/patients/<int:patient_id>/protocol/", cv.ProtocolView.as_view(), name="physio-patient-protocol"),
+    path("physio/patients/<int:patient_id>/reviewed/", cv.ReviewedView.as_view(), name="physio-patient-reviewed"),
+    path("physio/patients/<int:patient_id>/discharge/", cv.DischargeView.as_view(), name="physio-patient-discharge"),
+]

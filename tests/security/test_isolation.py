@@ -6,7 +6,10 @@ fails test_every_api_route_has_a_rule, so isolation is decided when the endpoint
 
 For every route and method:
   * anonymous callers (no credentials, or a bad token) get 401/403 and no data, except sign-up/in;
-  * a physiotherapist on a patient endpoint gets 403 (their own endpoints come later);
+  * a physiotherapist on a patient endpoint gets 403, and a patient on a physiotherapist endpoint too;
+  * a physiotherapist reaches a patient only while the patient's care link to them is active: one never
+    linked, one the patient revoked and one who discharged the patient all get 404 (no oracle: the same
+    answer as for a patient id that does not exist), and the linked one gets the data;
   * a patient aiming at another patient's episode or check-in gets 404 (or, for writes keyed by a
     client id, their own new record / a refusal), the answer does not mention anything of the
     other's, and the other's rows are unchanged.
@@ -26,14 +29,19 @@ from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 from rest_framework.test import APIClient
 
 from backcare.accounts.models import Profile, User
+from backcare.audit.models import AccessLog
 from backcare.push.vapid import b64url_encode, generate_private_key, public_key_b64
 from content.selectors import redflag_ruleset_current
+from recovery.care_services import care_link_discharge, care_link_revoke
 from recovery.models import (
     Activity,
     Application,
+    CareLink,
+    CareNote,
     CheckIn,
     Episode,
     MedicationIntake,
+    Prescription,
     RedFlagEvent,
     Reminder,
     RestPeriod,
@@ -53,6 +61,9 @@ MY_NOTE = "my-own-note"
 OTHER_MEDICATION_NAME = "other-medication-name-9b2e"
 OTHER_DEVICE_NAME = "other-device-name-5d1e"
 OTHER_DEVICE_ENDPOINT = "https://127.0.0.1:9/push/other-device-endpoint-8c2f"  # stored, never sent to
+OTHER_CARE_NOTE = "other-care-note-3e9a"
+OTHER_PRESCRIPTION_NOTE = "other-prescription-note-d07c"
+OTHER_ACCESS_REQUEST = "other-access-request-61f0"
 
 
 # --- the world: me, another patient with data, a physiotherapist ---------------------------
@@ -72,6 +83,11 @@ class World:
     other_medication: MedicationIntake
     other_activity: Activity
     clients: dict[str, APIClient] = field(default_factory=dict)
+    # The other patient's care team: linked now, revoked by the patient, discharged by the physiotherapist.
+    linked_physio: User | None = None
+    revoked_physio: User | None = None
+    discharged_physio: User | None = None
+    other_link: CareLink | None = None
 
     def markers(self, *, echoed: frozenset[str] = frozenset()) -> dict[str, str]:
         """Strings that identify the other patient's data; none may appear in my answers."""
@@ -92,6 +108,10 @@ class World:
             "other_device_name": OTHER_DEVICE_NAME,
             "other_device_endpoint": OTHER_DEVICE_ENDPOINT,
             "other_device_id": f'"{_other_device(self)}"',  # quoted: "webpush:5" is not inside "webpush:56"
+            "other_link_id": str(self.other_link.id) if self.other_link else "no-link",
+            "other_care_note": OTHER_CARE_NOTE,
+            "other_prescription_note": OTHER_PRESCRIPTION_NOTE,
+            "other_access_request": OTHER_ACCESS_REQUEST,
         }
         return {name: value for name, value in found.items() if name not in echoed}
 
@@ -189,6 +209,33 @@ def world(db) -> World:
         Activity.objects.get(patient=other),
     )
     w.clients = {"me": token_client(me), "physio": token_client(physio), "anonymous": token_client(None)}
+
+    # The other patient's care team, and what it wrote.
+    w.linked_physio = PhysioFactory(display_name="Linked Physio")
+    w.other_link = CareLink.objects.create(patient=other, physiotherapist=w.linked_physio, consented_at=timezone.now())
+    CareNote.objects.create(
+        patient=other, author=w.linked_physio, episode=other_episode, text=OTHER_CARE_NOTE, created_at=timezone.now()
+    )
+    Prescription.objects.create(
+        episode=other_episode, overrides={"ice_on_min": 15}, note=OTHER_PRESCRIPTION_NOTE, created_by=w.linked_physio
+    )
+    AccessLog.objects.create(
+        at=timezone.now(),
+        actor=w.linked_physio,
+        actor_label="Linked Physio",
+        patient=other,
+        action="patient.timeline",
+        path="/",
+        request_id=OTHER_ACCESS_REQUEST,
+    )
+    w.revoked_physio = PhysioFactory(display_name="Revoked Physio")
+    revoked = CareLink.objects.create(patient=other, physiotherapist=w.revoked_physio, consented_at=timezone.now())
+    care_link_revoke(patient=other, link_id=revoked.id)
+    w.discharged_physio = PhysioFactory(display_name="Discharged Physio")
+    CareLink.objects.create(patient=other, physiotherapist=w.discharged_physio, consented_at=timezone.now())
+    care_link_discharge(physiotherapist=w.discharged_physio, patient_id=other.pk)
+    for name in ("linked_physio", "revoked_physio", "discharged_physio"):
+        w.clients[name] = token_client(getattr(w, name))
     return w
 
 
@@ -206,6 +253,9 @@ def snapshot(user: User) -> dict[str, Any]:
         "activities": list(Activity.objects.filter(patient=user).order_by("pk").values()),
         "reminders": list(Reminder.objects.filter(patient=user).order_by("pk").values()),
         "tokens": list(AuthToken.objects.filter(user=user).order_by("digest").values_list("digest", "expiry")),
+        "care_links": list(CareLink.objects.filter(patient=user).order_by("pk").values()),
+        "care_notes": list(CareNote.objects.filter(patient=user).order_by("pk").values()),
+        "prescriptions": list(Prescription.objects.filter(episode__patient=user).order_by("pk").values()),
         **{
             f"devices_{model.__name__}": list(model.objects.filter(user=user).order_by("pk").values())
             for model in (WebPushDevice, GCMDevice, APNSDevice)
@@ -218,8 +268,12 @@ def snapshot(user: User) -> dict[str, Any]:
 PUBLIC = "public"  # sign-up and sign-in: anyone may call them
 SIGNED_IN = "signed-in"  # any signed-in account, patient or physiotherapist, about itself
 PATIENT = "patient"  # patient data: patients only, and only their own
+PHYSIO = "physio"  # physiotherapists only, and only about patients linked to them now
 
 DENIED = frozenset({401, 403})
+FORBIDDEN = frozenset({403})
+NOT_FOUND = frozenset({404})
+OK = frozenset({200})
 
 
 @dataclass(frozen=True)
@@ -234,6 +288,10 @@ class Call:
     anonymous: frozenset[int] = DENIED
     # Markers the answer may legitimately contain because the request itself carried them.
     echoed: frozenset[str] = frozenset()
+    # PHYSIO routes: statuses a physiotherapist not (or no longer) linked to the other patient may get,
+    # and the ones the linked physiotherapist gets (None: the call is not about the other patient).
+    as_physio: frozenset[int] = NOT_FOUND
+    as_linked: frozenset[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -574,6 +632,148 @@ ROUTES: dict[str, Rule] = {
             ),
         ),
     ),
+    # The library is the same for everyone signed in: it holds nobody's records.
+    "library-list": Rule(
+        SIGNED_IN,
+        (Call("get", lambda w: "/api/library/?q=ice", as_patient=frozenset({200})),),
+    ),
+    "library-detail": Rule(
+        SIGNED_IN,
+        (Call("get", lambda w: "/api/library/applying-ice-safely/", as_patient=frozenset({200})),),
+    ),
+    "library-red-flags": Rule(
+        SIGNED_IN,
+        (Call("get", lambda w: "/api/library/red-flags/", as_patient=frozenset({200})),),
+    ),
+    # Guidance follows the caller's own episode; another patient's episode is not found.
+    "library-for-me": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/library/for-me/", as_patient=frozenset({200})),
+            Call("get", lambda w: f"/api/library/for-me/?episode={w.other_episode.id}"),
+        ),
+    ),
+    # --- the care team: consent (patients) -------------------------------------------------------
+    # A code that is nobody's: refused as wrong, and nothing links.
+    "care-redeem": Rule(
+        PATIENT,
+        (Call("post", lambda w: "/api/care/redeem/", lambda w: {"code": "ABCDE-FGHJK"}, as_patient=frozenset({400})),),
+    ),
+    "care-link-list": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/care/links/", as_patient=frozenset({200})),
+            Call("get", lambda w: "/api/care/links/?status=active", as_patient=frozenset({200})),
+        ),
+    ),
+    # The other's link: not found, and it stays active.
+    "care-link-revoke": Rule(
+        PATIENT, (Call("post", lambda w: f"/api/care/links/{w.other_link.id}/revoke/", lambda w: {}),)
+    ),
+    "care-access-log": Rule(PATIENT, (Call("get", lambda w: "/api/care/access-log/", as_patient=frozenset({200})),)),
+    # --- the care team: physiotherapists -----------------------------------------------------------
+    "physio-invite-list": Rule(
+        PHYSIO,
+        (
+            Call("get", lambda w: "/api/physio/invites/", as_patient=FORBIDDEN, as_physio=frozenset({200})),
+            Call(
+                "post", lambda w: "/api/physio/invites/", lambda w: {}, as_patient=FORBIDDEN, as_physio=frozenset({201})
+            ),
+        ),
+    ),
+    # The queue of a physiotherapist not linked to the other patient holds nothing of theirs.
+    "physio-triage": Rule(
+        PHYSIO,
+        (
+            Call(
+                "get",
+                lambda w: "/api/physio/patients/",
+                as_patient=FORBIDDEN,
+                as_physio=frozenset({200}),
+                as_linked=frozenset({200}),
+            ),
+            Call(
+                "get",
+                lambda w: f"/api/physio/patients/?search={w.other.email}",
+                as_patient=FORBIDDEN,
+                as_physio=frozenset({200}),
+                as_linked=frozenset({200}),
+                echoed=frozenset({"other_email"}),
+            ),
+        ),
+    ),
+    "physio-patient-detail": Rule(
+        PHYSIO, (Call("get", lambda w: f"/api/physio/patients/{w.other.pk}/", as_patient=FORBIDDEN, as_linked=OK),)
+    ),
+    "physio-patient-timeline": Rule(
+        PHYSIO,
+        (
+            Call("get", lambda w: f"/api/physio/patients/{w.other.pk}/timeline/", as_patient=FORBIDDEN, as_linked=OK),
+            Call(
+                "get",
+                lambda w: (
+                    f"/api/physio/patients/{w.other.pk}/timeline/?kinds=note,checkin&episode={w.other_episode.id}"
+                ),
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+                echoed=frozenset({"other_episode_id"}),
+            ),
+        ),
+    ),
+    "physio-patient-daily": Rule(
+        PHYSIO,
+        (Call("get", lambda w: f"/api/physio/patients/{w.other.pk}/daily/", as_patient=FORBIDDEN, as_linked=OK),),
+    ),
+    "physio-patient-notes": Rule(
+        PHYSIO,
+        (
+            Call("get", lambda w: f"/api/physio/patients/{w.other.pk}/notes/", as_patient=FORBIDDEN, as_linked=OK),
+            Call(
+                "post",
+                lambda w: f"/api/physio/patients/{w.other.pk}/notes/",
+                lambda w: {"text": "a note"},
+                as_patient=FORBIDDEN,
+                as_linked=frozenset({201}),
+            ),
+        ),
+    ),
+    "physio-patient-protocol": Rule(
+        PHYSIO,
+        (
+            Call("get", lambda w: f"/api/physio/patients/{w.other.pk}/protocol/", as_patient=FORBIDDEN, as_linked=OK),
+            Call(
+                "post",
+                lambda w: f"/api/physio/patients/{w.other.pk}/protocol/",
+                lambda w: {"overrides": {"ice_on_min": 10}},
+                as_patient=FORBIDDEN,
+                as_linked=frozenset({201}),
+            ),
+        ),
+    ),
+    "physio-patient-reviewed": Rule(
+        PHYSIO,
+        (
+            Call(
+                "post",
+                lambda w: f"/api/physio/patients/{w.other.pk}/reviewed/",
+                lambda w: {},
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+            ),
+        ),
+    ),
+    "physio-patient-discharge": Rule(
+        PHYSIO,
+        (
+            Call(
+                "post",
+                lambda w: f"/api/physio/patients/{w.other.pk}/discharge/",
+                lambda w: {},
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+            ),
+        ),
+    ),
 }
 
 
@@ -685,12 +885,18 @@ def test_physiotherapist_on_patient_endpoints_is_forbidden(world, name):
         if rule.access == PATIENT:
             assert response.status_code == 403, (call.method, call.path(world), response.content)
             _refusal_carries_no_data(response)
+        elif rule.access == PHYSIO:
+            # world.physio was never linked to anyone.
+            assert response.status_code in call.as_physio, (call.method, call.path(world), response.content)
+            if response.status_code == 404:
+                _refusal_carries_no_data(response)
         else:
             assert response.status_code not in DENIED, (call.method, call.path(world), response.content)
         _assert_no_leak(response, world, call.echoed, f"{call.method.upper()} {call.path(world)}")
     assert {u.pk: snapshot(u) for u in (world.me, world.other)} == before
     assert not Episode.objects.filter(patient=world.physio).exists()
     assert not CheckIn.objects.filter(patient=world.physio).exists()
+    assert not AccessLog.objects.filter(actor=world.physio).exists()
 
 
 @pytest.mark.parametrize("name", DATA_ROUTES)
@@ -1004,3 +1210,79 @@ def test_stopping_another_patients_session_is_not_found_and_leaves_it_running(wo
     _assert_no_leak(response, world)
     assert snapshot(world.other) == before
     assert type(theirs).objects.get(pk=theirs.pk).stopped_at is None
+
+
+# --- physiotherapists: only their linked patients, only while linked ----------------------------
+
+PHYSIO_ROUTES = sorted(name for name in DATA_ROUTES if ROUTES.get(name) and ROUTES[name].access == PHYSIO)
+
+
+def test_every_physio_route_is_checked():
+    assert {name for name in DATA_ROUTES if name.startswith("physio-")} == set(PHYSIO_ROUTES)
+
+
+@pytest.mark.parametrize("who", ["physio", "revoked_physio", "discharged_physio"])
+@pytest.mark.parametrize("name", PHYSIO_ROUTES)
+def test_a_physiotherapist_not_linked_now_sees_nothing(world, name, who):
+    before = snapshot(world.other)
+    logged = AccessLog.objects.count()
+    for call in _rule(name).calls:
+        response = _send(world.clients[who], call, world)
+        assert response.status_code in call.as_physio, (who, call.method, call.path(world), response.content)
+        if response.status_code == 404:
+            _refusal_carries_no_data(response)
+        _assert_no_leak(response, world, call.echoed, f"{who}: {call.method.upper()} {call.path(world)}")
+    assert snapshot(world.other) == before
+    # Nothing of the other patient was shown, so nothing of theirs is in the log.
+    assert not AccessLog.objects.filter(patient=world.other).exclude(request_id=OTHER_ACCESS_REQUEST).exists()
+    assert AccessLog.objects.count() >= logged
+
+
+@pytest.mark.parametrize("name", PHYSIO_ROUTES)
+def test_the_linked_physiotherapist_gets_the_data(world, name):
+    """The same calls do reach the patient for the physiotherapist they consented to: the 404s above are real."""
+    for call in _rule(name).calls:
+        if call.as_linked is None:
+            continue
+        response = _send(world.clients["linked_physio"], call, world)
+        assert response.status_code in call.as_linked, (call.method, call.path(world), response.content)
+    if name == "physio-triage":
+        rows = world.clients["linked_physio"].get("/api/physio/patients/").json()["results"]
+        assert [row["patient"]["display_name"] for row in rows] == [OTHER_NAME]
+
+
+@pytest.mark.parametrize("name", PHYSIO_ROUTES)
+def test_an_unlinked_patient_looks_exactly_like_one_that_does_not_exist(world, name):
+    client = world.clients["revoked_physio"]
+    for call in _rule(name).calls:
+        if call.as_physio != NOT_FOUND:
+            continue
+        body = call.body(world) if call.body else None
+        theirs = getattr(client, call.method)(call.path(world), body)
+        missing = getattr(client, call.method)(call.path(world).replace(f"/{world.other.pk}/", "/999999999/"), body)
+        assert (
+            (theirs.status_code, theirs.json())
+            == (missing.status_code, missing.json())
+            == (404, {"detail": "No such patient."})
+        )
+
+
+def test_a_revoked_link_hides_the_patient_at_once(world):
+    linked = world.clients["linked_physio"]
+    assert linked.get(f"/api/physio/patients/{world.other.pk}/timeline/").status_code == 200
+    response = token_client(world.other).post(f"/api/care/links/{world.other_link.id}/revoke/", {})
+    assert response.status_code == 200
+    for name in PHYSIO_ROUTES:
+        for call in _rule(name).calls:
+            response = _send(linked, call, world)
+            assert response.status_code in call.as_physio, (call.method, call.path(world), response.content)
+            _assert_no_leak(response, world, call.echoed, f"{call.method.upper()} {call.path(world)}")
+
+
+def test_patient_side_care_lists_hold_only_mine(world):
+    mine = CareLink.objects.create(patient=world.me, physiotherapist=world.physio, consented_at=timezone.now())
+    rows = world.clients["me"].get("/api/care/links/").json()["results"]
+    assert [row["id"] for row in rows] == [str(mine.id)]
+    assert world.clients["me"].get("/api/care/access-log/").json()["results"] == []
+    theirs = token_client(world.other).get("/api/care/access-log/").json()["results"]
+    assert [row["request_id"] for row in theirs] == [OTHER_ACCESS_REQUEST]

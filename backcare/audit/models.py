@@ -1,0 +1,56 @@
+"""The access log: who read which patient's data, what, when, in which request. Append-only.
+
+Rows are never changed or removed: the model and its queryset refuse updates and deletes, and a
+database trigger (migration 0001) refuses them too, whatever client does the writing. The people are
+referenced without a foreign-key constraint, so the log outlives an account that is deleted, as the
+law asks; the actor's name is kept as it was at the time of the access.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnlyError(Exception):
+    """Something tried to change or remove an access-log row."""
+
+
+class AccessLogQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError("The access log is append-only: rows are never updated.")
+
+    def delete(self):
+        raise AppendOnlyError("The access log is append-only: rows are never deleted.")
+
+
+class AccessLog(models.Model):
+    at = models.DateTimeField(help_text="When the data was read (UTC)")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, help_text="The reader's name at the time")
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    action = models.CharField(max_length=40, help_text="What was read, e.g. patient.timeline")
+    path = models.CharField(max_length=500, help_text="The request's path and query")
+    request_id = models.CharField(max_length=64)
+
+    objects = AccessLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "-at", "-id"], name="accesslog_patient_time"),
+            models.Index(fields=["actor", "-at"], name="accesslog_actor_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} read {self.action} of patient {self.patient_id} at {self.at}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError("The access log is append-only: rows are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("The access log is append-only: rows are never deleted.")

@@ -1,0 +1,155 @@
+import factory
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from recovery.models import CareLink, CareNote
+from tests.conftest import PhysioFactory, UserFactory, client_for
+
+
+class CareLinkFactory(factory.django.DjangoModelFactory):
+    """An active link, as a redeemed invitation leaves it (without the invitation)."""
+
+    class Meta:
+        model = CareLink
+
+    patient = factory.SubFactory(UserFactory)
+    physiotherapist = factory.SubFactory(PhysioFactory)
+    consented_at = factory.LazyFunction(timezone.now)
+
+
+class CareNoteFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CareNote
+
+    patient = factory.SubFactory(UserFactory)
+    author = factory.SubFactory(PhysioFactory)
+    text = factory.Faker("sentence")
+    created_at = factory.LazyFunction(timezone.now)
+
+
+@pytest.fixture
+def link(patient, physio):
+    return CareLinkFactory(patient=patient, physiotherapist=physio)
+
+
+@pytest.fixture
+def other_physio(db):
+    return PhysioFactory(display_name="Other Physio")
+
+
+@pytest.fixture
+def other_physio_api(other_physio) -> APIClient:
+    return client_for(other_physio)
+
+
+def history_create(*, episode, start, days: int, per_day: int = 3, author=None) -> None:
+    """Bulk-create `days` days of every kind of timeline event for the episode's patient, from `start`."""
+    import uuid
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from recovery.models import (
+        Activity,
+        Application,
+        CheckIn,
+        MedicationIntake,
+        Prescription,
+        RedFlagEvent,
+        Reminder,
+        RestPeriod,
+    )
+
+    patient = episode.patient
+    checkins, apps, rests, meds, walks, reminders, notes = [], [], [], [], [], [], []
+    for day in range(days):
+        base = start + timedelta(days=day)
+        for i in range(per_day):
+            at = base + timedelta(hours=1 + i * 5)
+            checkins.append(
+                CheckIn(
+                    patient=patient,
+                    episode=episode,
+                    client_uuid=uuid.uuid4(),
+                    occurred_at=at,
+                    pain=(day + i) % 11,
+                    payload_hash="h",
+                )
+            )
+            apps.append(
+                Application(
+                    patient=patient,
+                    episode=episode,
+                    client_uuid=uuid.uuid4(),
+                    kind="ice",
+                    started_at=at + timedelta(minutes=10),
+                    stopped_at=at + timedelta(minutes=30),
+                )
+            )
+            reminders.append(
+                Reminder(
+                    patient=patient,
+                    episode=episode,
+                    kind="ice_start",
+                    slot=f"ice_start:{day}:{i}",
+                    due_at=at + timedelta(minutes=5),
+                    status=Reminder.Status.SENT,
+                    sent_at=at + timedelta(minutes=5, seconds=1),
+                    acknowledged_at=at + timedelta(minutes=9),
+                    ack_action=Reminder.Action.DONE,
+                )
+            )
+        rests.append(
+            RestPeriod(
+                patient=patient,
+                episode=episode,
+                client_uuid=uuid.uuid4(),
+                started_at=base + timedelta(hours=13),
+                stopped_at=base + timedelta(hours=14),
+            )
+        )
+        meds.append(
+            MedicationIntake(
+                patient=patient,
+                episode=episode,
+                client_uuid=uuid.uuid4(),
+                taken_at=base + timedelta(hours=8),
+                med_class="nsaid",
+                name="ibuprofen",
+                dose_mg=Decimal("400"),
+                payload_hash="h",
+            )
+        )
+        walks.append(
+            Activity(
+                patient=patient,
+                episode=episode,
+                client_uuid=uuid.uuid4(),
+                started_at=base + timedelta(hours=15),
+                minutes=20,
+                pain_before=4,
+                pain_after=3,
+                payload_hash="h",
+            )
+        )
+        notes.append(CareNote(patient=patient, author=author, episode=episode, text=f"note {day}", created_at=base))
+    CheckIn.objects.bulk_create(checkins)
+    Application.objects.bulk_create(apps)
+    RestPeriod.objects.bulk_create(rests)
+    MedicationIntake.objects.bulk_create(meds)
+    Activity.objects.bulk_create(walks)
+    Reminder.objects.bulk_create(reminders)
+    CareNote.objects.bulk_create(notes)
+    first = CheckIn.objects.filter(episode=episode).order_by("occurred_at").first()
+    RedFlagEvent.objects.create(
+        patient=patient,
+        episode=episode,
+        checkin=first,
+        code="saddle_numbness",
+        level="emergency",
+        question="Numbness in the saddle area?",
+        guidance="Call emergency services.",
+        ruleset_version=1,
+        occurred_at=first.occurred_at,
+    )
+    Prescription.objects.create(episode=episode, overrides={"ice_on_min": 15}, note="gentler", created_by=author)
