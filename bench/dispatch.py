@@ -136,6 +136,8 @@ def start_worker(env: dict, log_file) -> subprocess.Popen:
         "prefork",
         "-l",
         "WARNING",
+        "-Q",
+        "celery,dispatch",
         "-I",
         "bench.support.dispatch_tasks",
         "-n",
@@ -384,12 +386,15 @@ def phase_baseline(receiver: Receiver, devices: dict[str, int], cpu: Cpu, timeou
 
     receiver.call("reset")
     items = list(devices.items())
-    due = time.time() + 3.0 + len(items) / 1000  # time to queue them all first
+    due = time.time() + 5.0 + len(items) / 250  # time to queue them all first (about 500/s here)
     eta = datetime.fromtimestamp(due, UTC)
     queue_started = time.time()
-    for name, device_id in items:
-        message = json.dumps(sample_payload(f"ice_remove:{name}"), separators=(",", ":"))
-        default_send.apply_async((device_id, message), eta=eta)
+    from backcare.celery import app
+
+    with app.producer_or_acquire() as producer:
+        for name, device_id in items:
+            message = json.dumps(sample_payload(f"ice_remove:{name}"), separators=(",", ":"))
+            default_send.apply_async((device_id, message), eta=eta, producer=producer)
     queued = time.time() - queue_started
     if time.time() >= due:
         raise RuntimeError(f"queueing {len(items)} tasks took {queued:.1f} s, past their eta")
@@ -482,16 +487,89 @@ def phase_lateness(receiver: Receiver, names: list[str], rate: float, tick: floa
     }
 
 
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (a prefork worker's pool), MiB."""
+    total = 0
+    for each in [pid, *harness._children(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{each}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def phase_memory(worker: subprocess.Popen, devices: dict[str, int], future: int) -> dict:
+    """Worker memory with `future` reminders scheduled: rows in the outbox, then the same as ETA tasks."""
+    import redis as redis_lib
+    from django.db import connection, transaction
+
+    from backcare.celery import app
+    from bench.support.dispatch_tasks import noop
+    from recovery.models import Reminder
+    from recovery.tasks import dispatch_due
+
+    def settle() -> float:
+        time.sleep(3)
+        return rss_mib(worker.pid)
+
+    start = settle()
+    episodes = list(Reminder.objects.values_list("patient_id", "episode_id").distinct()[:1000])
+    now = datetime.now(UTC)
+    began = time.time()
+    with transaction.atomic(), connection.cursor() as cursor:
+        table = Reminder._meta.db_table
+        columns = ("patient_id", "episode_id", "kind", "slot", "due_at", "safety", "status", "attempts")
+        columns += ("last_error", "ack_action", "created_at", "updated_at")
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for i in range(future):
+                patient_id, episode_id = episodes[i % len(episodes)]
+                due = now + timedelta(hours=1, seconds=i * 6)  # the next week
+                row = (patient_id, episode_id, "checkin", f"future:{i}", due, False, "scheduled", 0, "", "", now, now)
+                copy.write_row(row)
+    outbox_insert_s = time.time() - began
+    for _ in range(5):
+        dispatch_due.apply_async(expires=5)  # the worker polls the outbox: nothing is due yet
+        time.sleep(0.5)
+    outbox = settle()
+
+    message = json.dumps(sample_payload("ice_remove:future"), separators=(",", ":"))
+    device_ids = list(devices.values())
+    eta = now + timedelta(minutes=50)  # under the broker's visibility timeout (1 h): no redelivery muddle
+    began = time.time()
+    with app.producer_or_acquire() as producer:
+        for i in range(future):
+            noop.apply_async((device_ids[i % len(device_ids)], message), eta=eta, producer=producer)
+    queue_s = time.time() - began
+    broker = redis_lib.Redis.from_url(REDIS_URL)
+    deadline = time.time() + 600
+    while broker.llen("celery") and time.time() < deadline:  # the worker takes every ETA task into memory
+        time.sleep(1)
+    taken_s = time.time() - began
+    eta_rss = settle()
+    return {
+        "start_mib": start,
+        "outbox_mib": outbox,
+        "eta_mib": eta_rss,
+        "outbox_growth_mib": outbox - start,
+        "eta_growth_mib": eta_rss - outbox,
+        "outbox_insert_s": outbox_insert_s,
+        "eta_queue_s": queue_s,
+        "eta_taken_s": taken_s,
+        "left_in_queue": broker.llen("celery"),
+    }
+
+
 # --- main ------------------------------------------------------------------------------------------
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=2000, help="messages in the burst (and baseline, ceiling)")
+    parser.add_argument("--n", type=int, default=10000, help="messages in the burst (and baseline, ceiling)")
     parser.add_argument("--tick", type=float, default=1.0, help="dispatcher period, seconds (beat: 1 s)")
-    parser.add_argument("--rate", type=float, default=50.0, help="lateness phase: reminders due per second")
-    parser.add_argument("--seconds", type=float, default=20.0, help="lateness phase: how long")
+    parser.add_argument("--rate", type=float, default=200.0, help="lateness phase: reminders due per second")
+    parser.add_argument("--seconds", type=float, default=60.0, help="lateness phase: how long")
     parser.add_argument("--no-lateness", action="store_true")
+    parser.add_argument("--future", type=int, default=100_000, help="memory phase: reminders scheduled (0: skip)")
     parser.add_argument("--timeout", type=float, default=600.0, help="per phase, seconds")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the finally below stops the subprocesses
@@ -563,7 +641,11 @@ def main() -> int:
         if late_subs:
             log(f"lateness: {args.rate:g}/s for {args.seconds:g} s")
             lateness = phase_lateness(receiver, [s[0] for s in late_subs], args.rate, args.tick, cpu)
-        report(args, burst, baseline, ceiling, lateness, time.time() - began, worker_log.name)
+        memory = None
+        if args.future:
+            log(f"memory: {args.future} future reminders in the outbox, then as ETA tasks")
+            memory = phase_memory(worker, devices, args.future)
+        report(args, burst, baseline, ceiling, lateness, memory, time.time() - began, worker_log.name)
         ok = True
     finally:
         stop_process(worker)
@@ -577,7 +659,7 @@ def main() -> int:
     return 0
 
 
-def report(args, burst, baseline, ceiling, lateness, runtime, worker_log_name) -> None:
+def report(args, burst, baseline, ceiling, lateness, memory, runtime, worker_log_name) -> None:
     n = args.n
     rows = [
         ("backcare outbox (burst)", burst["seconds"], burst["cpu"]),
@@ -610,6 +692,14 @@ def report(args, burst, baseline, ceiling, lateness, runtime, worker_log_name) -
         print(
             f"lateness at {args.rate:g}/s for {args.seconds:g} s, tick {args.tick:g} s: p50 {lateness['p50']:.3f} s,"
             f" p99 {lateness['p99']:.3f} s, max {lateness['max']:.3f} s"
+        )
+    if memory:
+        print(
+            f"worker memory with {args.future} future reminders: outbox {memory['start_mib']:.0f} ->"
+            f" {memory['outbox_mib']:.0f} MiB ({memory['outbox_growth_mib']:+.1f}; rows inserted in"
+            f" {memory['outbox_insert_s']:.1f} s); as ETA tasks -> {memory['eta_mib']:.0f} MiB"
+            f" ({memory['eta_growth_mib']:+.1f}; queued in {memory['eta_queue_s']:.0f} s, all taken by the worker"
+            f" after {memory['eta_taken_s']:.0f} s, {memory['left_in_queue']} left in the queue)"
         )
     burst_rate = n / burst["seconds"]
     baseline_rate = n / baseline["seconds"]
@@ -645,6 +735,14 @@ def report(args, burst, baseline, ceiling, lateness, runtime, worker_log_name) -
             lateness_p99_s=round(lateness["p99"], 4),
             lateness_max_s=round(lateness["max"], 4),
             lateness_rate_per_s=args.rate,
+        )
+    if memory:
+        result.update(
+            future_reminders=args.future,
+            memory_outbox_growth_mib=round(memory["outbox_growth_mib"], 1),
+            memory_eta_growth_mib=round(memory["eta_growth_mib"], 1),
+            memory_outbox_mib=round(memory["outbox_mib"], 1),
+            memory_eta_mib=round(memory["eta_mib"], 1),
         )
     print(json.dumps(result))
 

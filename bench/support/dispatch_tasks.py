@@ -16,3 +16,8 @@ def default_send(device_id: int, message: str) -> bool:
         raise ValueError(f"refusing non-loopback registration {device.registration_id!r}")
     result = device.send_message(message)
     return bool(result.get("success"))
+
+
+@shared_task(name="bench.dispatch.noop", ignore_result=True)
+def noop(device_id: int, message: str) -> None:
+    """The memory phase's ETA tasks: what matters is that the worker holds them until their eta."""
