@@ -23,14 +23,36 @@ def _minutes(t: time) -> int:
 
 
 def in_window(instant: datetime, zone: ZoneInfo, start: time, end: time) -> bool:
-    """Whether the local clock at `instant` is in [start, end); the window may cross midnight."""
-    now = _minutes(instant.astimezone(zone).time())
+    """Whether `instant` is inside the window [start, end) of the local clock (it may cross midnight).
+
+    Inside when the clock reads inside, and also, near a change of offset, when the instant lies
+    between the clock's first showing of `start` and its next showing of `end`. The union keeps
+    sleep whole across an autumn fold either way: a window that starts in the repeated hour has no
+    hole when the clock goes back to before its start, and one that ends in it lasts until the
+    clock reads `end` the second time.
+    """
     s, e = _minutes(start), _minutes(end)
     if s == e:
         return False
-    if s < e:
-        return s <= now < e
-    return now >= s or now < e
+    now = _minutes(instant.astimezone(zone).time())
+    if (s <= now < e) if s < e else (now >= s or now < e):
+        return True
+    if _same_offset_near(instant, zone):
+        return False  # no offset change within a day: the clock's reading is the whole answer
+    day = local_date(instant, zone)
+    for start_day in (day - timedelta(days=1), day):
+        begin = wall_to_utc(start_day, start, zone)
+        if begin <= instant < window_end_after(begin, zone, end):
+            return True
+    return False
+
+
+# A window is at most a day long: an offset change further away than this cannot affect it.
+_NEAR = timedelta(hours=26)
+
+
+def _same_offset_near(instant: datetime, zone: ZoneInfo) -> bool:
+    return (instant - _NEAR).astimezone(zone).utcoffset() == (instant + _NEAR).astimezone(zone).utcoffset()
 
 
 def wall_showings(day: date, at: time, zone: ZoneInfo) -> list[datetime]:

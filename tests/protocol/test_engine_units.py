@@ -508,10 +508,6 @@ def test_a_start_moved_to_the_window_end_does_not_run_back_into_the_repeated_hou
     assert asleep == [], f"start {first.due.astimezone(LONDON)} runs into the window at {asleep}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="questionable rule: the wall-clock sleep window has a hole when its start is in the repeated hour",
-)
 def test_no_start_reminder_after_falling_asleep_in_the_repeated_hour():
     # London, sleep 01:30-09:00. On 2026-10-25 the patient falls asleep at 01:30 BST (00:30 UTC);
     # at 02:00 BST the clock goes back to 01:00 GMT, and 01:00-01:30 GMT reads as "before the
