@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-.PHONY: run test lint format bench venv dev-venv migrate clean check-deploy
+.PHONY: run test lint format bench venv dev-venv migrate clean check-deploy web-assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ lint: dev-venv
 format: dev-venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The web app's front-end libraries: install the versions package-lock.json pins and copy them to
+# backcare/web/static/web/vendor/ (committed, so `make run` needs no Node). Needs Node and npm.
+web-assets:
+	npm ci --no-audit --no-fund
+	$(PYTHON) backcare/web/vendor.py
 
 bench: dev-venv
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

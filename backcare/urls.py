@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from backcare.core.views import healthz
@@ -16,7 +15,8 @@ urlpatterns = [
     path("api/", include("recovery.api.urls")),
     path("api/", include("backcare.push.api.urls")),
     path("api/", include("content.api.urls")),
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    # The web app (PWA): the shell at /, its manifest, service worker and offline page.
+    path("", include("backcare.web.urls")),
 ]
 
 handler404 = "backcare.core.api.not_found"

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "backcare.core",
     "backcare.accounts",
     "backcare.audit",
+    "backcare.web",
     "content",
     "recovery",
 ]
