@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD, PhysioFactory, UserFactory
 
@@ -19,6 +20,10 @@ DESKTOP = {"width": 1280, "height": 800}
 # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are still plain
 # synchronous code, so Django's guard against ORM calls from async code does not apply.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# CI machines are small and busy (the rest of the suite, a Celery worker): give assertions time,
+# the way actions already have it (the context's default timeout).
+expect.set_options(timeout=15_000)
 
 
 def pytest_collection_modifyitems(items):
