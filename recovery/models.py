@@ -354,6 +354,17 @@ class Reminder(models.Model):
             models.Index(fields=["due_at"], condition=Q(status="scheduled"), name="reminder_due_scheduled"),
             models.Index(fields=["claim_expires_at"], condition=Q(status="claimed"), name="reminder_claim_expiry"),
             models.Index(fields=["episode", "status"], name="reminder_episode_status"),
+            # Reads of the care team (migration 0006): the triage's last delivery and 7-day counts, and the
+            # timeline's "sent" and "acknowledged" branches, each a range of one index.
+            models.Index(
+                fields=["patient", "-sent_at"], condition=Q(sent_at__isnull=False), name="reminder_patient_sent"
+            ),
+            models.Index(
+                fields=["patient", "-acknowledged_at"],
+                condition=Q(acknowledged_at__isnull=False),
+                name="reminder_patient_acked",
+            ),
+            models.Index(fields=["episode", "due_at"], name="reminder_episode_due"),
         ]
 
     def __str__(self) -> str:

@@ -119,7 +119,7 @@ class _Branch:
 
 
 def _mine(model, *, episode_field: str = "episode_id", patient_field: str = "patient"):
-    def build(patient: User, episode_id: uuid.UUID | None) -> QuerySet:
+    def build(patient: User | int, episode_id: uuid.UUID | None) -> QuerySet:
         qs = model.objects.filter(**{patient_field: patient})
         if episode_id is not None:
             qs = qs.filter(**{episode_field: episode_id})
@@ -245,7 +245,7 @@ def _after(kind: str, at_field: str, cursor: TimelineCursor) -> Q:
 def _branch_rows(
     kind: str,
     *,
-    patient: User,
+    patient: User | int,
     episode_id: uuid.UUID | None,
     since: datetime | None,
     until: datetime | None,
@@ -275,6 +275,95 @@ def _branch_rows(
     return qs
 
 
+def _union(
+    *,
+    patient_id: int,
+    kinds: tuple[str, ...],
+    episode_id: uuid.UUID | None,
+    since: datetime | None,
+    until: datetime | None,
+    after: TimelineCursor | None,
+    limit: int,
+) -> QuerySet:
+    branches = [
+        _branch_rows(
+            kind, patient=patient_id, episode_id=episode_id, since=since, until=until, after=after, limit=limit
+        )
+        for kind in kinds
+    ]
+    if len(branches) == 1 and connection.features.supports_slicing_ordering_in_compound:
+        return branches[0]  # one kind: already newest first on (instant, id), and limited
+    combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    return combined.order_by("-tl_at", "-tl_kind", "-tl_id")[:limit]
+
+
+# Compiling the ten-branch union costs more than running it. On PostgreSQL its SQL is compiled once per shape
+# (kinds, which filters are present, the cursor's kind, the page size) with stand-in values, and each request
+# only swaps its own values into the parameters.
+_STAND_IN = {
+    "patient": -7_319_004_211,
+    "episode": uuid.UUID("00000000-0000-4000-8000-0000007e9150"),
+    "since": datetime(1901, 1, 1, 0, 0, 1, tzinfo=UTC),
+    "until": datetime(1901, 1, 1, 0, 0, 2, tzinfo=UTC),
+    "after_at": datetime(1901, 1, 1, 0, 0, 3, tzinfo=UTC),
+    "after_id": -7_319_004_212,
+}
+_COMPILED: dict[tuple, tuple[str, tuple]] = {}
+_COMPILED_MAX = 256
+
+
+def _timeline_rows(*, patient_id: int, kinds, episode_id, since, until, after, limit) -> list[tuple]:
+    if connection.vendor != "postgresql":
+        return list(
+            _union(
+                patient_id=patient_id,
+                kinds=kinds,
+                episode_id=episode_id,
+                since=since,
+                until=until,
+                after=after,
+                limit=limit,
+            )
+        )
+    shape = (kinds, episode_id is not None, since is not None, until is not None, after.kind if after else None, limit)
+    if shape not in _COMPILED:
+        stand_in = _STAND_IN
+        query = _union(
+            patient_id=stand_in["patient"],
+            kinds=kinds,
+            episode_id=stand_in["episode"] if episode_id is not None else None,
+            since=stand_in["since"] if since is not None else None,
+            until=stand_in["until"] if until is not None else None,
+            after=TimelineCursor(stand_in["after_at"], after.kind, stand_in["after_id"]) if after else None,
+            limit=limit,
+        ).query
+        sql, params = query.sql_with_params()
+        if len(_COMPILED) >= _COMPILED_MAX:  # shapes are few in practice; never let odd ones pile up
+            _COMPILED.clear()
+        _COMPILED[shape] = (sql, tuple(params))
+    sql, template = _COMPILED[shape]
+    actual = {
+        _STAND_IN["patient"]: patient_id,
+        _STAND_IN["episode"]: episode_id,
+        _STAND_IN["since"]: since,
+        _STAND_IN["until"]: until,
+        _STAND_IN["after_at"]: after.at if after else None,
+        _STAND_IN["after_id"]: after.id if after else None,
+    }
+    params = [actual.get(value, value) if _hashable(value) else value for value in template]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def patient_timeline(
     *,
     patient: User,
@@ -294,17 +383,18 @@ def patient_timeline(
     chosen = [kind for kind in TIMELINE_KINDS if kinds is None or kind in kinds]
     if not chosen or limit < 1:
         return TimelinePage([], None)
-    branches = [
-        _branch_rows(
-            kind, patient=patient, episode_id=episode_id, since=since, until=until, after=after, limit=limit + 1
-        )
-        for kind in chosen
-    ]
-    combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-    rows = list(combined.order_by("-tl_at", "-tl_kind", "-tl_id")[: limit + 1])
+    rows = _timeline_rows(
+        patient_id=patient.pk,
+        kinds=tuple(chosen),
+        episode_id=episode_id,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit + 1,
+    )
     entries = []
     for kind, at, ends_at, pk, data in rows[:limit]:
-        data = dict(data or {})
+        data = json.loads(data) if isinstance(data, str) else dict(data or {})
         clean = BRANCHES[kind].clean
         entries.append(TimelineEntry(kind, at, ends_at, pk, clean(data) if clean else data))
     for entry in entries:

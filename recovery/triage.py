@@ -21,25 +21,32 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import (
+    Case,
+    CharField,
     Count,
+    DateField,
     DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
     F,
+    IntegerField,
+    JSONField,
     OuterRef,
     Q,
     Subquery,
     Sum,
     Value,
+    When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, JSONObject, TruncDate
 from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
@@ -185,9 +192,15 @@ def _grouped(qs, name: str):
 def _links(*, physiotherapist: User, search: str | None):
     """The visible links, annotated; evaluated once for its rows, and embedded as the subquery of episode ids."""
     current_episode = Episode.objects.filter(patient=OuterRef("patient_id")).order_by("status", "-onset")
+    # A reminder's sent_at is when its first device accepted it: walking the patient's reminders newest sent
+    # first (index reminder_patient_sent) finds the last delivery in a probe or two, where ordering by the
+    # delivery's own time would read every delivery the patient ever had.
     last_delivery = Delivery.objects.filter(
-        reminder__patient=OuterRef("patient_id"), status=Delivery.Status.SENT, sent_at__isnull=False
-    ).order_by("-sent_at")
+        reminder__patient=OuterRef("patient_id"),
+        reminder__sent_at__isnull=False,
+        status=Delivery.Status.SENT,
+        sent_at__isnull=False,
+    ).order_by("-reminder__sent_at", "-sent_at")
     links = care_links_active_for(physiotherapist=physiotherapist).annotate(
         episode_pk=Subquery(current_episode.values("pk")[:1]),
         last_delivery_at=Subquery(last_delivery.values("sent_at")[:1]),
@@ -200,21 +213,45 @@ def _links(*, physiotherapist: User, search: str | None):
     return links
 
 
+def _dicts(qs) -> list[dict[str, Any]]:
+    """A values() queryset's rows. On PostgreSQL straight from the cursor: psycopg already hands back UUIDs,
+    aware datetimes, dates and intervals, and Django's per-value converters cost more than the query here."""
+    if connection.vendor != "postgresql":
+        return list(qs)
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _tuples(qs) -> list[tuple]:
+    """A values_list() queryset's rows, straight from the cursor on PostgreSQL (see _dicts)."""
+    if connection.vendor != "postgresql":
+        return list(qs)
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _link_rows(links) -> list[SimpleNamespace]:
     # Plain values, not model instances: 500 rows of three models each would cost more than the query.
     fields = ("id", "patient_id", "status", "consented_at", "ended_at", "last_reviewed_at")
     return [
         SimpleNamespace(**row)
-        for row in links.values(
-            *fields,
-            "episode_pk",
-            "last_delivery_at",
-            "device_webpush",
-            "device_fcm",
-            "device_apns",
-            display_name=F("patient__display_name"),
-            email=F("patient__email"),
-            timezone=F("patient__profile__timezone"),
+        for row in _dicts(
+            links.values(
+                *fields,
+                "episode_pk",
+                "last_delivery_at",
+                "device_webpush",
+                "device_fcm",
+                "device_apns",
+                display_name=F("patient__display_name"),
+                email=F("patient__email"),
+                timezone=F("patient__profile__timezone"),
+            )
         )
     ]
 
@@ -247,55 +284,111 @@ def _episodes(*, ids, now: datetime) -> dict:
             Subquery(_grouped(Application.objects.filter(episode=OuterRef("pk"), started_at__gte=since), "id")),
             0,
         ),
-        planned_7d=Coalesce(Subquery(_grouped(reminders.filter(kind__in=START_KINDS), "id")), 0),
-        sent_7d=Coalesce(Subquery(_grouped(reminders.filter(sent_at__isnull=False), "id")), 0),
-        acted_7d=Coalesce(
-            Subquery(_grouped(reminders.filter(sent_at__isnull=False, ack_action=Reminder.Action.DONE), "id")), 0
+        # The three reminder counts of the window in one pass over one index range.
+        reminders_7d=Subquery(
+            reminders.order_by()
+            .annotate(_g=Value(1))
+            .values("_g")
+            .annotate(
+                counts=JSONObject(
+                    planned=Count("id", filter=Q(kind__in=START_KINDS)),
+                    sent=Count("id", filter=Q(sent_at__isnull=False)),
+                    acted=Count("id", filter=Q(sent_at__isnull=False, ack_action=Reminder.Action.DONE)),
+                )
+            )
+            .values("counts"),
+            output_field=JSONField(),
         ),
     )
     fields = ("id", "onset", "status", "resolved_at", "protocol_version_id")
     annotations = ("overrides", "last_checkin_at", "last_pain", "rest_total")
-    counts = ("applications_7d", "planned_7d", "sent_7d", "acted_7d")
-    return {row["id"]: SimpleNamespace(**row) for row in episodes.values(*fields, *annotations, *counts)}
+    rows = {}
+    for row in _dicts(episodes.values(*fields, *annotations, "applications_7d", "reminders_7d")):
+        counts = row.pop("reminders_7d") or {}
+        if isinstance(counts, str):  # JSON straight from the cursor is text
+            counts = json.loads(counts)
+        if isinstance(row["overrides"], str):
+            row["overrides"] = json.loads(row["overrides"])
+        row.update(planned_7d=counts.get("planned", 0), sent_7d=counts.get("sent", 0), acted_7d=counts.get("acted", 0))
+        rows[row["id"]] = SimpleNamespace(**row)
+    return rows
+
+
+_VERSIONS: dict[int, tuple[int, dict]] = {}  # pk -> (version, definition): a version's rows never change
 
 
 class _Protocols:
-    """Effective protocols, built once per (version, overrides) pair. All versions are read in one query."""
+    """Effective protocols, built once per (version, overrides) pair. Protocol versions are immutable rows, kept
+    per process once read: no query at all once the versions in use are known."""
 
-    def __init__(self):
+    def __init__(self, episodes):
+        wanted = {episode.protocol_version_id for episode in episodes}
+        if None in wanted or not wanted <= set(_VERSIONS):
+            for pk, number, definition in ProtocolVersion.objects.values_list("pk", "version", "definition"):
+                _VERSIONS[pk] = (number, definition)
         self._cache: dict[tuple, Protocol] = {}
-        self._versions = {version.pk: version for version in ProtocolVersion.objects.all()}
-        self._current = max(self._versions.values(), key=lambda v: v.version, default=None)
+        self._current = max(_VERSIONS, key=lambda pk: _VERSIONS[pk][0], default=None)
 
     def of(self, episode: SimpleNamespace) -> Protocol:
-        version = self._versions.get(episode.protocol_version_id) or self._current
-        if version is None:
+        pk = episode.protocol_version_id if episode.protocol_version_id in _VERSIONS else self._current
+        if pk is None:
             raise LookupError("No protocol version is loaded: run manage.py migrate")
         overrides = episode.overrides or {}
-        key = (version.pk, json.dumps(overrides, sort_keys=True))
+        key = (pk, json.dumps(overrides, sort_keys=True))
         if key not in self._cache:
-            self._cache[key] = prescribe(protocol_from_dict(version.definition), overrides)
+            self._cache[key] = prescribe(protocol_from_dict(_VERSIONS[pk][1]), overrides)
         return self._cache[key]
 
 
-def _daily_means(points: list[tuple[datetime, int]], zone: ZoneInfo) -> dict[date, float]:
-    by_day: dict[date, list[int]] = defaultdict(list)
-    for at, pain in points:
-        by_day[at.astimezone(zone).date()].append(pain)
-    return {day: sum(values) / len(values) for day, values in by_day.items()}
+def _local_day(field: str, zones: set[str]) -> Case:
+    """The instant's calendar day in its patient's own zone (the profile's), in SQL on PostgreSQL and SQLite.
+
+    One TruncDate per zone present (a handful), chosen per row by the patient's zone.
+    """
+    return Case(
+        *(
+            When(patient__profile__timezone=zone, then=TruncDate(field, tzinfo=ZoneInfo(zone)))
+            for zone in sorted(zones)
+        ),
+        default=TruncDate(field, tzinfo=UTC),
+        output_field=DateField(),
+    )
 
 
-def _not_improving(points: list[tuple[datetime, int]], zone: ZoneInfo) -> bool:
+def _day_rows(*, ids: list, zones: set[str], now: datetime) -> list[tuple[str, Any, date, int, int]]:
+    """One query: ("pain", episode, local day, check-ins, pain sum) for the first three and the last eight days
+    of each episode, and ("nsaid", episode, None, local days with an NSAID intake, 0)."""
+    pain = (
+        CheckIn.objects.filter(episode_id__in=ids, occurred_at__lte=now)
+        .filter(
+            Q(occurred_at__gte=now - WINDOW - timedelta(days=1))
+            | Q(occurred_at__lt=F("episode__onset") + timedelta(days=3))
+        )
+        .annotate(kind=Value("pain", output_field=CharField()), day=_local_day("occurred_at", zones))
+        .values("kind", "episode_id", "day")
+        .annotate(n=Count("id"), total=Sum("pain"))
+        .order_by()
+    )
+    nsaid = (
+        MedicationIntake.objects.filter(episode_id__in=ids, med_class=MedicationClass.NSAID, taken_at__lte=now)
+        .annotate(kind=Value("nsaid", output_field=CharField()), day=Value(None, output_field=DateField()))
+        .values("kind", "episode_id", "day")
+        .annotate(n=Count(_local_day("taken_at", zones), distinct=True), total=Value(0, output_field=IntegerField()))
+        .order_by()
+    )
+    return _tuples(pain.union(nsaid, all=True).values_list("kind", "episode_id", "day", "n", "total"))
+
+
+def _not_improving(days: dict[date, tuple[int, int]]) -> bool:
     """The engine's rule: the mean of the last two check-in days is no better than that of the first two."""
-    by_day: dict[date, list[int]] = defaultdict(list)
-    for at, pain in points:
-        by_day[at.astimezone(zone).date()].append(pain)
-    days = sorted(by_day)
-    if len(days) < 3:
+    ordered = sorted(days)
+    if len(ordered) < 3:
         return False
-    first = [pain for day in days[:2] for pain in by_day[day]]
-    last = [pain for day in days[-2:] for pain in by_day[day]]
-    return sum(last) / len(last) >= sum(first) / len(first)
+
+    def mean(chosen: list[date]) -> float:
+        return sum(days[d][1] for d in chosen) / sum(days[d][0] for d in chosen)
+
+    return mean(ordered[-2:]) >= mean(ordered[:2])
 
 
 def _trend(means: list[float]) -> str | None:
@@ -315,33 +408,20 @@ def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: s
     now = now or timezone.now()
     visible = _links(physiotherapist=physiotherapist, search=search)
     links = _link_rows(visible)
-    # The current episodes' ids as a subquery (the same rule as the rows above), not a list of 500 parameters.
-    episode_ids = visible.filter(episode_pk__isnull=False).values("episode_pk")
-    has_episodes = any(link.episode_pk is not None for link in links)
-    episodes = _episodes(ids=episode_ids, now=now) if has_episodes else {}
+    # The ids the rows above hold: the same visibility rule, evaluated once.
+    episode_ids = [link.episode_pk for link in links if link.episode_pk is not None]
+    episodes = _episodes(ids=episode_ids, now=now) if episode_ids else {}
 
-    points: dict[Any, list[tuple[datetime, int]]] = defaultdict(list)
-    nsaid: dict[Any, list[datetime]] = defaultdict(list)
+    days: dict[Any, dict[date, tuple[int, int]]] = defaultdict(dict)
+    nsaid: dict[Any, int] = defaultdict(int)
     flags: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     if episodes:
-        for episode_id, at, pain in (
-            CheckIn.objects.filter(episode_id__in=episode_ids)
-            .filter(
-                Q(occurred_at__gte=now - WINDOW - timedelta(days=1))
-                | Q(occurred_at__lt=F("episode__onset") + timedelta(days=3))
-            )
-            .order_by()
-            .values_list("episode_id", "occurred_at", "pain")
-        ):
-            points[episode_id].append((at, pain))
-        for episode_id, at in (
-            MedicationIntake.objects.filter(
-                episode_id__in=episode_ids, med_class=MedicationClass.NSAID, taken_at__lte=now
-            )
-            .order_by()
-            .values_list("episode_id", "taken_at")
-        ):
-            nsaid[episode_id].append(at)
+        zones = {link.timezone or "UTC" for link in links}
+        for kind, episode_id, day, count, total in _day_rows(ids=episode_ids, zones=zones, now=now):
+            if kind == "pain":
+                days[episode_id][day] = (count, total)
+            else:
+                nsaid[episode_id] = count
         for patient_id, level, at in (
             RedFlagEvent.objects.filter(
                 episode_id__in=episode_ids, episode__status=Episode.Status.OPEN, alert_physiotherapist=True
@@ -351,7 +431,7 @@ def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: s
         ):
             flags[patient_id].append((level, at))
 
-    protocols = _Protocols() if episodes else None
+    protocols = _Protocols(episodes.values()) if episodes else None
     rows = []
     for link in links:
         zone = ZoneInfo(link.timezone or "UTC")
@@ -365,14 +445,16 @@ def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: s
             if (reviewed is None or at > reviewed) and level in row.red_flags:
                 row.red_flags[level] += 1
         if episode is not None:
-            _fill_episode(row, episode, protocols.of(episode), points[episode.id], nsaid[episode.id], now)
+            _fill_episode(row, episode, protocols.of(episode), days[episode.id], nsaid[episode.id], now)
         _score(row, now)
         rows.append(row)
     rows.sort(key=lambda r: r.sort_key)
     return rows
 
 
-def _fill_episode(row: TriageRow, episode: Episode, protocol: Protocol, points, intakes, now: datetime) -> None:
+def _fill_episode(
+    row: TriageRow, episode: Episode, protocol: Protocol, days: dict[date, tuple[int, int]], nsaid_days: int, now
+) -> None:
     zone = row.zone
     today = now.astimezone(zone).date()
     row.day = (today - episode.onset.astimezone(zone).date()).days + 1
@@ -382,20 +464,20 @@ def _fill_episode(row: TriageRow, episode: Episode, protocol: Protocol, points, 
     else:
         row.phase = "acute" if now < episode.onset + timedelta(hours=protocol.acute_hours) else "heat"
     row.latest_pain, row.last_checkin_at = episode.last_pain, episode.last_checkin_at
-    means = _daily_means([(at, pain) for at, pain in points if at <= now], zone)
+    means = {day: total / count for day, (count, total) in days.items()}
     row.pain_7d = [
         {"date": day, "mean": round(means[day], 2) if day in means else None}
         for day in (today - timedelta(days=offset) for offset in range(6, -1, -1))
     ]
     row.pain_trend = _trend([entry["mean"] for entry in row.pain_7d if entry["mean"] is not None])
-    if not resolved and row.day >= min(protocol.review_days) and _not_improving(points, zone):
+    if not resolved and row.day >= min(protocol.review_days) and _not_improving(days):
         row.not_improving = True
         row.not_improving_day = max(d for d in protocol.review_days if d <= row.day)
     rest = episode.rest_total or timedelta(0)
     row.rest_hours = round(rest.total_seconds() / 3600, 1)
     row.rest_cap_hours = protocol.rest_cap_hours
     row.rest_over_cap = rest > timedelta(hours=protocol.rest_cap_hours)
-    row.nsaid_days = len({at.astimezone(zone).date() for at in intakes})
+    row.nsaid_days = nsaid_days
     row.nsaid_flag_day = protocol.nsaid_flag_day
     row.nsaid_over = row.nsaid_days >= protocol.nsaid_flag_day
     planned = episode.planned_7d

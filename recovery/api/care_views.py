@@ -259,7 +259,8 @@ class TriageView(PhysioAPIView):
         )
         _audit(request, patient_ids=[row.link.patient_id for row in page.rows], action="triage")
         next_cursor = page.next.encode() if page.next else None
-        return Response(cs.TriagePageSerializer({"next": _next_url(request, next_cursor), "results": page.rows}).data)
+        results = [cs.triage_row_data(row) for row in page.rows]  # = TriageRowSerializer, built directly
+        return Response({"next": _next_url(request, next_cursor), "results": results})
 
 
 class PatientDetailView(PhysioAPIView):
@@ -316,9 +317,9 @@ class TimelineView(PhysioAPIView):
             "patient": patient.pk,
             "timezone": zone.key,
             "next": _next_url(request, page.next.encode() if page.next else None),
-            "results": page.entries,
+            "results": [cs.timeline_entry_data(entry) for entry in page.entries],  # = TimelineEntrySerializer
         }
-        return Response(cs.TimelinePageSerializer(out).data)
+        return Response(out)
 
 
 class DailyView(PhysioAPIView):

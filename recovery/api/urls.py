@@ -54,3 +54,21 @@ urlpatterns += [
     path("physio/patients/<int:patient_id>/reviewed/", cv.ReviewedView.as_view(), name="physio-patient-reviewed"),
     path("physio/patients/<int:patient_id>/discharge/", cv.DischargeView.as_view(), name="physio-patient-discharge"),
 ]
+
+from . import export_views as ev  # noqa: E402
+
+urlpatterns += [
+    path("me/export/", ev.MyExportView.as_view(), name="me-export"),
+    path("me/export/fhir/", ev.MyFhirExportView.as_view(), name="me-export-fhir"),
+    path("me/export/timeline.csv", ev.MyCsvExportView.as_view(), name="me-export-csv"),
+    path(
+        "physio/patients/<int:patient_id>/export/fhir/",
+        ev.PhysioFhirExportView.as_view(),
+        name="physio-patient-export-fhir",
+    ),
+    path(
+        "physio/patients/<int:patient_id>/export/timeline.csv",
+        ev.PhysioCsvExportView.as_view(),
+        name="physio-patient-export-csv",
+    ),
+]

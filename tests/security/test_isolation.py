@@ -671,6 +671,38 @@ ROUTES: dict[str, Rule] = {
         PATIENT, (Call("post", lambda w: f"/api/care/links/{w.other_link.id}/revoke/", lambda w: {}),)
     ),
     "care-access-log": Rule(PATIENT, (Call("get", lambda w: "/api/care/access-log/", as_patient=frozenset({200})),)),
+    # --- the patient's own data: downloads and deletion ----------------------------------------------
+    "me-export": Rule(PATIENT, (Call("get", lambda w: "/api/me/export/", as_patient=frozenset({200})),)),
+    **{
+        name: Rule(
+            PATIENT,
+            (
+                Call("get", lambda w, path=path: path, as_patient=frozenset({200})),
+                # The other's episode is "no such episode", like one that does not exist.
+                Call("get", lambda w, path=path: f"{path}?episode={w.other_episode.id}", as_patient=frozenset({400})),
+            ),
+        )
+        for name, path in (("me-export-fhir", "/api/me/export/fhir/"), ("me-export-csv", "/api/me/export/timeline.csv"))
+    },
+    # Deleting is always of oneself: a refusal without the exact phrase, then my own account goes, and the
+    # other patient's rows stay exactly as they were (checked by every caller of this table).
+    "me-delete": Rule(
+        PATIENT,
+        (
+            Call(
+                "post",
+                lambda w: "/api/me/delete/",
+                lambda w: {"password": PASSWORD, "confirm": "yes"},
+                as_patient=frozenset({400}),
+            ),
+            Call(
+                "post",
+                lambda w: "/api/me/delete/",
+                lambda w: {"password": PASSWORD, "confirm": "delete my account"},
+                as_patient=frozenset({200}),
+            ),
+        ),
+    ),
     # --- the care team: physiotherapists -----------------------------------------------------------
     "physio-invite-list": Rule(
         PHYSIO,
@@ -757,6 +789,32 @@ ROUTES: dict[str, Rule] = {
                 "post",
                 lambda w: f"/api/physio/patients/{w.other.pk}/reviewed/",
                 lambda w: {},
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+            ),
+        ),
+    ),
+    "physio-patient-export-fhir": Rule(
+        PHYSIO,
+        (
+            Call(
+                "get", lambda w: f"/api/physio/patients/{w.other.pk}/export/fhir/", as_patient=FORBIDDEN, as_linked=OK
+            ),
+            Call(
+                "get",
+                lambda w: f"/api/physio/patients/{w.other.pk}/export/fhir/?episode={w.other_episode.id}",
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+                echoed=frozenset({"other_episode_id"}),
+            ),
+        ),
+    ),
+    "physio-patient-export-csv": Rule(
+        PHYSIO,
+        (
+            Call(
+                "get",
+                lambda w: f"/api/physio/patients/{w.other.pk}/export/timeline.csv",
                 as_patient=FORBIDDEN,
                 as_linked=OK,
             ),

@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from rest_framework import serializers
 
+from backcare.accounts.deletion import CONFIRMATION
 from backcare.accounts.models import Role
 from backcare.accounts.timezones import validate_iana_zone
 from backcare.core.api import StrictSerializer
@@ -57,3 +58,24 @@ class ProfileSerializer(StrictSerializer):
             if not timedelta(hours=3) <= length <= timedelta(hours=14):
                 raise serializers.ValidationError({"sleep_end": ["The sleep window must last between 3 and 14 hours."]})
         return attrs
+
+
+class AccountDeleteInputSerializer(StrictSerializer):
+    password = serializers.CharField(
+        max_length=128, write_only=True, trim_whitespace=False, help_text="Your password, again."
+    )
+    confirm = serializers.ChoiceField(
+        choices=[CONFIRMATION],
+        error_messages={"invalid_choice": f'Type exactly "{CONFIRMATION}" to confirm.'},
+        help_text='Exactly "delete my account".',
+    )
+
+
+class AccountDeletedOutputSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField(help_text="The id the account had")
+    removed = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Rows removed, by kind of record (e.g. recovery.CheckIn)"
+    )
+    access_log_kept = serializers.IntegerField(
+        help_text="Entries of the access log (who viewed your data) kept, as the law requires"
+    )

@@ -9,3 +9,7 @@ urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
     path("me/profile/", views.ProfileView.as_view(), name="me-profile"),
 ]
+
+from .deletion_views import AccountDeleteView  # noqa: E402
+
+urlpatterns += [path("me/delete/", AccountDeleteView.as_view(), name="me-delete")]
