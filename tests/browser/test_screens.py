@@ -1,16 +1,20 @@
 """History, learn (offline too), settings with the care team, and the physiotherapist who sees the
 patient's new check-in on the timeline. Screenshots of each screen."""
 
+import csv
+import io
+import json
 import re
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from backcare.accounts.models import Profile
 from content.services import library_load
-from recovery.care_services import care_invite_create
+from recovery.care_services import care_invite_create, care_invite_redeem
 from recovery.models import Application, CareLink, CareNote, CheckIn
 from tests.conftest import CheckInFactory, EpisodeFactory, PhysioFactory
 
@@ -151,3 +155,37 @@ def test_physiotherapist_sees_new_checkin(context_factory, live_server, shot, pa
     desk.goto(f"{base}/#/triage")
     expect(desk.get_by_role("heading", name="Patients")).to_be_visible()
     shot(desk, "43-physio-triage-phone")
+
+
+def test_downloads_from_settings_and_the_patient_page(context_factory, live_server, patient_user, physio_user):
+    """The export links work from the app: the session cookie authenticates them, and what arrives is the
+    patient's own data (JSON, CSV with zeros kept, FHIR) or, for the physiotherapist, the linked patient's."""
+    episode = history_for(patient_user)
+    CheckInFactory(episode=episode, pain=0, occurred_at=timezone.now() - timedelta(minutes=1))
+    care_invite_redeem(patient=patient_user, code=care_invite_create(physiotherapist=physio_user).code)
+    base = live_server.url
+
+    def download(page, name: str) -> str:
+        with page.expect_download() as info:
+            page.get_by_role("link", name=name).click()
+        return Path(info.value.path()).read_text()
+
+    phone = context_factory(accept_downloads=True).new_page()
+    sign_in(phone, base, patient_user.email)
+    phone.get_by_role("link", name="Settings").click()
+    everything = json.loads(download(phone, "All my data (JSON)"))
+    assert everything["account"]["email"] == patient_user.email
+    rows = list(csv.DictReader(io.StringIO(download(phone, "My timeline (CSV, for a spreadsheet)"))))
+    pains = [r for r in rows if r.get("kind") == "checkin"]
+    assert "0" in {r.get("pain") for r in pains}  # a zero stays a zero
+    bundle = json.loads(download(phone, "My episode for a clinic system (FHIR)"))
+    assert bundle["resourceType"] == "Bundle"
+
+    desk = context_factory(viewport=DESKTOP, accept_downloads=True).new_page()
+    sign_in(desk, base, physio_user.email)
+    desk.get_by_role("link", name=patient_user.display_name, exact=True).click()
+    expect(desk.get_by_role("heading", name=patient_user.display_name)).to_be_visible()
+    bundle = json.loads(download(desk, "Episode (FHIR)"))
+    observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    assert {o["valueInteger"] for o in observations} >= {0, 4}
+    assert list(csv.DictReader(io.StringIO(download(desk, "Timeline (CSV)"))))
