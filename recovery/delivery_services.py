@@ -533,15 +533,9 @@ def _record_batch(jobs: list[_Job], *, now: datetime) -> tuple[dict[int, str], s
         for delivery in gone_devices:
             # The subscription is gone for good: stop sending to it anywhere.
             device_deactivate(device_type=delivery.device_type, device_id=delivery.device_id)
-        marked = [pk for pk, status in ended.items() if status == Reminder.Status.SENT]
-        if marked:
-            Reminder.objects.filter(pk__in=marked, status=Reminder.Status.CLAIMED).update(
-                status=Reminder.Status.SENT,
-                sent_at=Coalesce(F("sent_at"), Value(now, output_field=DateTimeField())),
-                claim_expires_at=None,
-                last_error="",
-                updated_at=now,
-            )
+        _reminders_mark_sent(
+            reminder_ids=[pk for pk, status in ended.items() if status == Reminder.Status.SENT], now=now
+        )
         for reminder_id in dict.fromkeys(failed_reminders):
             if reminder_id not in ended:
                 finished = _reminder_finish_if_done(reminder_id=reminder_id, now=now)
@@ -552,16 +546,16 @@ def _record_batch(jobs: list[_Job], *, now: datetime) -> tuple[dict[int, str], s
     return results, episodes
 
 
-def _reminder_mark_sent(*, reminder_id: int, now: datetime) -> bool:
-    return (
-        Reminder.objects.filter(pk=reminder_id, status=Reminder.Status.CLAIMED).update(
-            status=Reminder.Status.SENT,
-            sent_at=Coalesce(F("sent_at"), Value(now, output_field=DateTimeField())),
-            claim_expires_at=None,
-            last_error="",
-            updated_at=now,
-        )
-        == 1
+def _reminders_mark_sent(*, reminder_ids: list[int], now: datetime) -> int:
+    """Claimed reminders become sent; sent_at keeps the first success (a snoozed one is sent again)."""
+    if not reminder_ids:
+        return 0
+    return Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.CLAIMED).update(
+        status=Reminder.Status.SENT,
+        sent_at=Coalesce(F("sent_at"), Value(now, output_field=DateTimeField())),
+        claim_expires_at=None,
+        last_error="",
+        updated_at=now,
     )
 
 
@@ -577,7 +571,7 @@ def _reminder_finish_if_done(*, reminder_id: int, now: datetime) -> str | None:
     if any(counts.get(s) for s in OPEN):
         return None
     if counts.get(Delivery.Status.SENT):
-        return Reminder.Status.SENT if _reminder_mark_sent(reminder_id=reminder_id, now=now) else None
+        return Reminder.Status.SENT if _reminders_mark_sent(reminder_ids=[reminder_id], now=now) == 1 else None
     last = (
         Delivery.objects.filter(reminder_id=reminder_id)
         .exclude(last_error="")

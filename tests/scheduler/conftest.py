@@ -1,9 +1,12 @@
 """Reminder delivery fixtures: a loopback WebPush receiver, devices subscribed to it, due reminders."""
 
+import os
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from push_notifications.models import WebPushDevice
@@ -79,3 +82,23 @@ def ice_running(user, *, minutes_ago: float = 25) -> tuple[Episode, Application]
     with transaction.atomic():
         reminders_reconcile(episode=episode, now=now)
     return episode, app
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env(*, database_url: str, redis_url: str, receiver: PushReceiver, **extra: str) -> dict[str, str]:
+    """The environment of a Celery process a test starts: this test's database, broker, VAPID key and the
+    receiver's CA; no proxy variable, so nothing can route a push elsewhere."""
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env.update(
+        DJANGO_SETTINGS_MODULE="backcare.settings.test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        BACKCARE_VAPID_PRIVATE_KEY=settings.BACKCARE_VAPID_PRIVATE_KEY,
+        BACKCARE_PUSH_CA_BUNDLE=receiver.ca_file,
+        BACKCARE_PUSH_ENDPOINT_HOSTS="127.0.0.1",
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return env

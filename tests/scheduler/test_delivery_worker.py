@@ -22,7 +22,7 @@ from recovery.models import Delivery, DeliveryAttempt, Reminder
 from recovery.reminder_services import reminders_reconcile
 from recovery.tasks import dispatch_due
 
-from .conftest import ice_running, quiet_patient, subscribe
+from .conftest import ice_running, quiet_patient, subscribe, worker_env
 
 WAIT_SECONDS = 30
 QUEUES = ["celery", "dispatch"]  # sends, and the dispatcher's own queue
@@ -147,13 +147,10 @@ def test_two_dispatchers_in_parallel_send_each_slot_once(receiver, worker, monke
 
 def _worker_process(receiver, log_path):
     """A real prefork worker in its own process group (so kill -9 reaches its children too)."""
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="backcare.settings.test",
-        DATABASE_URL=f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
-        REDIS_URL=settings.CELERY_BROKER_URL,
-        BACKCARE_VAPID_PRIVATE_KEY=settings.BACKCARE_VAPID_PRIVATE_KEY,
-        BACKCARE_PUSH_CA_BUNDLE=receiver.ca_file,
+    env = worker_env(
+        database_url=f"postgres://postgres@127.0.0.1:5432/{connection.settings_dict['NAME']}",
+        redis_url=settings.CELERY_BROKER_URL,
+        receiver=receiver,
     )
     command = [sys.executable, "-m", "celery", "-A", "backcare", "worker", "-c", "2", "-P", "prefork", "-l", "INFO"]
     command += ["-Q", ",".join(QUEUES)]

@@ -30,9 +30,9 @@ from recovery.models import Episode, Reminder
 from tests.support.push_receiver import PushReceiver
 from tests.support.servers import PrivatePostgres, PrivateRedis
 
-pytestmark = [pytest.mark.worker, pytest.mark.faults]
+from .conftest import ROOT, worker_env
 
-ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.worker, pytest.mark.faults]
 
 
 class Processes:
@@ -59,9 +59,7 @@ class Processes:
         return all(p.poll() is None for p in self.procs.values())
 
     def output(self) -> str:
-        return "\n".join(
-            f"--- {name}\n{(self.logs / f'{name}.log').read_text()[-3000:]}" for name in self.procs if self.procs
-        )
+        return "\n".join(f"--- {name}\n{(self.logs / f'{name}.log').read_text()[-3000:]}" for name in self.procs)
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -76,19 +74,10 @@ class Processes:
 
 
 def process_env(*, database_url: str, redis_url: str, receiver: PushReceiver) -> dict:
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update(
-        DJANGO_SETTINGS_MODULE="backcare.settings.test",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        BACKCARE_VAPID_PRIVATE_KEY=settings.BACKCARE_VAPID_PRIVATE_KEY,
-        BACKCARE_PUSH_CA_BUNDLE=receiver.ca_file,
-        BACKCARE_PUSH_ENDPOINT_HOSTS="127.0.0.1",
-        # Short claims: a send task lost with the broker's data is taken again within seconds.
-        BACKCARE_DISPATCH_CLAIM_TTL="10",
-        PYTHONPATH=str(ROOT),
+    # Short claims: a send task lost with the broker's data is taken again within seconds.
+    return worker_env(
+        database_url=database_url, redis_url=redis_url, receiver=receiver, BACKCARE_DISPATCH_CLAIM_TTL="10"
     )
-    return env
 
 
 def add_reminder(receiver: PushReceiver, name: str, due: datetime, *, using: str = "default") -> str:
