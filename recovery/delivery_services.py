@@ -37,6 +37,7 @@ from .delivery import DEVICE_GONE, Outcome, active_devices, device_deactivate, t
 from .models import Delivery, DeliveryAttempt, Episode, Reminder
 from .reminder_services import reminder_ack_token, reminders_claim_due, reminders_reconcile
 from .treatment_selectors import episode_protocol
+from .triage_summary import triage_summaries_touch
 
 logger = logging.getLogger(__name__)
 
@@ -596,8 +597,8 @@ def _replan(*, episode_id) -> None:
                 # The episode lock first, as every write service takes it: re-plans of one episode queue up.
                 episode = Episode.objects.select_for_update(of=("self",)).select_related("protocol_version")
                 episode = episode.filter(pk=episode_id).first()
-                if episode is not None:
-                    reminders_reconcile(episode=episode, now=timezone.now())
+                if episode is not None and reminders_reconcile(episode=episode, now=timezone.now()).changed:
+                    triage_summaries_touch(episode_ids=[episode.pk])
             return
         except IntegrityError:
             # A concurrent re-plan (an API write) created the same slot first; the second pass sees it.

@@ -23,6 +23,7 @@ from backcare.core.api import Conflict
 
 from .models import Episode, Reminder
 from .treatment_selectors import episode_reminders_planned
+from .triage_summary import triage_summaries_touch
 
 ACTIVE = (Reminder.Status.SCHEDULED, Reminder.Status.CLAIMED)
 SNOOZE = timedelta(minutes=10)
@@ -33,6 +34,10 @@ class ReconcileResult:
     created: int = 0
     moved: int = 0
     cancelled: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.moved or self.cancelled)
 
 
 def reminders_reconcile(*, episode: Episode, now: datetime | None = None) -> ReconcileResult:
@@ -76,8 +81,10 @@ def reminders_reconcile(*, episode: Episode, now: datetime | None = None) -> Rec
 
 def reminders_reconcile_patient(*, patient: User, now: datetime | None = None) -> None:
     """After a profile change (time zone, sleep window, preferences): every open episode re-plans."""
-    for episode in Episode.objects.filter(patient=patient, status=Episode.Status.OPEN):
+    episodes = list(Episode.objects.filter(patient=patient, status=Episode.Status.OPEN))
+    for episode in episodes:
         reminders_reconcile(episode=episode, now=now)
+    triage_summaries_touch(episode_ids=[episode.pk for episode in episodes])
 
 
 def reminders_checkin_logged(*, episode: Episode, occurred_at: datetime, zone: ZoneInfo) -> int:
@@ -94,7 +101,8 @@ def reminders_replan_open_episodes(*, now: datetime | None = None) -> int:
     for episode_id in Episode.objects.filter(status=Episode.Status.OPEN).values_list("pk", flat=True).iterator():
         with transaction.atomic():
             episode = Episode.objects.select_related("protocol_version").get(pk=episode_id)
-            reminders_reconcile(episode=episode, now=now)
+            if reminders_reconcile(episode=episode, now=now).changed:
+                triage_summaries_touch(episode_ids=[episode_id])
         count += 1
     return count
 
@@ -110,6 +118,7 @@ def replans_episode(func):
             if episode_id is not None:
                 episode = Episode.objects.select_related("protocol_version").get(pk=episode_id)
                 reminders_reconcile(episode=episode)
+                triage_summaries_touch(episode_ids=[episode_id])  # last: the summary row is the last lock taken
         return result
 
     return wrapper
@@ -174,6 +183,7 @@ def reminder_acknowledge(*, patient: User, reminder_id: int, action: str, now: d
             reminder.status = Reminder.Status.SKIPPED
             fields += ["status"]
         reminder.save(update_fields=fields)
+        triage_summaries_touch(episode_ids=[reminder.episode_id])
         return reminder
 
 

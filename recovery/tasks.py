@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from backcare.core.services import heartbeat_record
 
-from . import reminder_services
+from . import reminder_services, triage
 from .delivery import send_threads
 from .delivery_services import deliveries_release, deliveries_send_many, reminders_dispatch
 from .delivery_services import reminders_replan_episodes as replan_episodes
@@ -26,6 +26,12 @@ def applications_close_overdue() -> int:
 @shared_task(name="recovery.tasks.reminders_replan_open_episodes", ignore_result=True)
 def reminders_replan_open_episodes() -> int:
     return reminder_services.reminders_replan_open_episodes(now=timezone.now())
+
+
+@shared_task(name="recovery.tasks.triage_summaries_refresh", ignore_result=True)
+def triage_summaries_refresh() -> int:
+    # Keeps the physiotherapists' queue cheap to read: summaries out of date are computed ahead of the read.
+    return triage.triage_summaries_refresh(now=timezone.now())
 
 
 # --- reminder delivery (the outbox dispatcher) ---------------------------------------------------

@@ -1,24 +1,21 @@
 """The physiotherapist's triage queue: every visible patient, what needs attention, sorted by need.
 
-Reads only, in a fixed number of queries whatever the number of patients or the amount of their data:
+A read costs one query for all patients: the active links (the visibility rule), each with its patient,
+whether a device is active, and its current episode with that episode's stored summary
+(recovery.TriageSummary). The signals are derived in Python from the summary and `now`: day and phase,
+pain per local day in the patient's zone, the 7-day trend, "not improving" at day 7 or 14, bed rest,
+NSAID days, adherence over the last seven local days, the last reminder delivered, open red flags.
 
-1. the active links (the visibility rule), each with its patient, profile, current episode id, last
-   push delivery and whether an active device exists (correlated subqueries);
-2. the current episodes, with protocol version, newest prescription, last check-in, bed rest in
-   total and the last seven days' applications and reminders (correlated subqueries);
-3. the pain check-ins of the first three and the last eight days of those episodes;
-4. their NSAID intakes;
-5. the red flags of open episodes;
-6. the protocol versions (a table of one or two rows).
-
-Local days (days since onset, pain per day, NSAID days) are computed in Python in each patient's
-zone from those rows, with the same rules as the patient's own screen (recovery.protocol.engine).
+A summary that is missing or out of date (see TriageSummary) is computed again in three grouped
+queries for all such episodes at once and stored; the answer is the same either way, it only costs
+more. The same rules as the patient's own screen apply (recovery.protocol.engine).
 """
 
 import base64
 import binascii
 import json
 import math
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -32,7 +29,6 @@ from django.db.models import (
     CharField,
     Count,
     DateField,
-    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -46,7 +42,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, JSONObject, TruncDate
+from django.db.models.functions import JSONObject, TruncDate
 from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
@@ -56,8 +52,8 @@ from content.models import RedFlagLevel
 from .care_selectors import care_links_active_for
 from .models import (
     Application,
+    CareLink,
     CheckIn,
-    Delivery,
     Episode,
     MedicationClass,
     MedicationIntake,
@@ -69,8 +65,11 @@ from .models import (
 )
 from .protocol.definition import Protocol, prescribe, protocol_from_dict
 from .timeline import START_KINDS
+from .triage_summary import triage_summaries_store
 
-WINDOW = timedelta(days=7)
+MAX_AGE = timedelta(minutes=10)  # bounds a summary's life whatever happened around the services
+DAYS_KEPT = 8  # the local days before today that a summary looks at
+FIRST_DAYS = 3  # the episode's first local days, kept for "not improving"
 SILENCE = timedelta(hours=48)
 HIGH_PAIN = 7
 LOW_ADHERENCE = 0.5
@@ -184,26 +183,35 @@ class TriagePage:
     next: TriageCursor | None
 
 
-def _grouped(qs, name: str):
-    """A correlated COUNT(name) over qs, as a one-column subquery (NULL when there is nothing)."""
-    return qs.order_by().annotate(_g=Value(1)).values("_g").annotate(n=Count(name)).values("n")
+def _with_current_episode(links):
+    """Each link with its patient's current episode (the open one, else the latest) as one JSON object: the
+    episode's fields, its stored summary and its newest check-in id."""
+    newest_checkin = CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+    current = (
+        Episode.objects.filter(patient=OuterRef("patient_id"))
+        .order_by("status", "-onset")
+        .values(
+            j=JSONObject(
+                id="pk",
+                onset="onset",
+                status="status",
+                resolved_at="resolved_at",
+                checkin_mark=Subquery(newest_checkin),
+                revision="triage_summary__revision",
+                computed_revision="triage_summary__computed_revision",
+                computed_at="triage_summary__computed_at",
+                valid_until="triage_summary__valid_until",
+                zone="triage_summary__zone",
+                data="triage_summary__data",
+            )
+        )[:1]
+    )
+    return links.annotate(current=Subquery(current, output_field=JSONField()))
 
 
 def _links(*, physiotherapist: User, search: str | None):
-    """The visible links, annotated; evaluated once for its rows, and embedded as the subquery of episode ids."""
-    current_episode = Episode.objects.filter(patient=OuterRef("patient_id")).order_by("status", "-onset")
-    # A reminder's sent_at is when its first device accepted it: walking the patient's reminders newest sent
-    # first (index reminder_patient_sent) finds the last delivery in a probe or two, where ordering by the
-    # delivery's own time would read every delivery the patient ever had.
-    last_delivery = Delivery.objects.filter(
-        reminder__patient=OuterRef("patient_id"),
-        reminder__sent_at__isnull=False,
-        status=Delivery.Status.SENT,
-        sent_at__isnull=False,
-    ).order_by("-reminder__sent_at", "-sent_at")
-    links = care_links_active_for(physiotherapist=physiotherapist).annotate(
-        episode_pk=Subquery(current_episode.values("pk")[:1]),
-        last_delivery_at=Subquery(last_delivery.values("sent_at")[:1]),
+    """The visible links, each with its patient, whether a device is active, and its current episode."""
+    links = _with_current_episode(care_links_active_for(physiotherapist=physiotherapist)).annotate(
         device_webpush=Exists(WebPushDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
         device_fcm=Exists(GCMDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
         device_apns=Exists(APNSDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
@@ -235,83 +243,60 @@ def _tuples(qs) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _json(value: Any) -> Any:
+    # PostgreSQL nests JSON as JSON; SQLite hands a JSON column inside json_object() back as text.
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _instant(value: Any) -> datetime | None:
+    """An instant from a JSON object: ISO text with an offset (PostgreSQL) or naive UTC (SQLite)."""
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def _link_rows(links) -> list[SimpleNamespace]:
     # Plain values, not model instances: 500 rows of three models each would cost more than the query.
     fields = ("id", "patient_id", "status", "consented_at", "ended_at", "last_reviewed_at")
-    return [
-        SimpleNamespace(**row)
-        for row in _dicts(
-            links.values(
-                *fields,
-                "episode_pk",
-                "last_delivery_at",
-                "device_webpush",
-                "device_fcm",
-                "device_apns",
-                display_name=F("patient__display_name"),
-                email=F("patient__email"),
-                timezone=F("patient__profile__timezone"),
-            )
+    rows = []
+    for row in _dicts(
+        links.values(
+            *fields,
+            "current",
+            "device_webpush",
+            "device_fcm",
+            "device_apns",
+            display_name=F("patient__display_name"),
+            email=F("patient__email"),
+            timezone=F("patient__profile__timezone"),
         )
-    ]
-
-
-def _episodes(*, ids, now: datetime) -> dict:
-    since = now - WINDOW
-    newest_prescription = Prescription.objects.filter(episode=OuterRef("pk")).order_by("-created_at", "-id")
-    newest_checkin = CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-occurred_at", "-id")
-    rest_for = ExpressionWrapper(
-        Coalesce(F("stopped_at"), Value(now, output_field=DateTimeField())) - F("started_at"),
-        output_field=DurationField(),
-    )
-    rest_total = (
-        RestPeriod.objects.filter(episode=OuterRef("pk"))
-        .order_by()
-        .annotate(_g=Value(1))
-        .values("_g")
-        .annotate(total=Sum(rest_for))
-        .values("total")
-    )
-    reminders = Reminder.objects.filter(episode=OuterRef("pk"), due_at__gte=since, due_at__lte=now).exclude(
-        status=Reminder.Status.CANCELLED
-    )
-    episodes = Episode.objects.filter(pk__in=ids).annotate(
-        overrides=Subquery(newest_prescription.values("overrides")[:1]),
-        last_checkin_at=Subquery(newest_checkin.values("occurred_at")[:1]),
-        last_pain=Subquery(newest_checkin.values("pain")[:1]),
-        rest_total=Subquery(rest_total, output_field=DurationField()),
-        applications_7d=Coalesce(
-            Subquery(_grouped(Application.objects.filter(episode=OuterRef("pk"), started_at__gte=since), "id")),
-            0,
-        ),
-        # The three reminder counts of the window in one pass over one index range.
-        reminders_7d=Subquery(
-            reminders.order_by()
-            .annotate(_g=Value(1))
-            .values("_g")
-            .annotate(
-                counts=JSONObject(
-                    planned=Count("id", filter=Q(kind__in=START_KINDS)),
-                    sent=Count("id", filter=Q(sent_at__isnull=False)),
-                    acted=Count("id", filter=Q(sent_at__isnull=False, ack_action=Reminder.Action.DONE)),
-                )
-            )
-            .values("counts"),
-            output_field=JSONField(),
-        ),
-    )
-    fields = ("id", "onset", "status", "resolved_at", "protocol_version_id")
-    annotations = ("overrides", "last_checkin_at", "last_pain", "rest_total")
-    rows = {}
-    for row in _dicts(episodes.values(*fields, *annotations, "applications_7d", "reminders_7d")):
-        counts = row.pop("reminders_7d") or {}
-        if isinstance(counts, str):  # JSON straight from the cursor is text
-            counts = json.loads(counts)
-        if isinstance(row["overrides"], str):
-            row["overrides"] = json.loads(row["overrides"])
-        row.update(planned_7d=counts.get("planned", 0), sent_7d=counts.get("sent", 0), acted_7d=counts.get("acted", 0))
-        rows[row["id"]] = SimpleNamespace(**row)
+    ):
+        current = _json(row["current"])
+        if current is not None:
+            current["data"] = _json(current["data"])
+        row["current"] = current
+        rows.append(SimpleNamespace(**row))
     return rows
+
+
+def _fresh(current: dict[str, Any], zone: str, today: int, now: datetime) -> bool:
+    """Whether the stored summary still says what the data says (see recovery.models.TriageSummary). It holds the
+    signals of the local day it was computed on (`today`, an ordinal), so a new day in the patient's zone
+    computes it again."""
+    revision, data = current["revision"], current["data"]
+    if data is None or revision is None or current["computed_revision"] != revision or current["zone"] != zone:
+        return False
+    if data.get("t") != today or data.get("ck") != (current["checkin_mark"] or 0):
+        return False
+    computed_at, valid_until = _instant(current["computed_at"]), _instant(current["valid_until"])
+    if computed_at is None or not (computed_at <= now < computed_at + MAX_AGE):
+        return False
+    return valid_until is None or now < valid_until
 
 
 _VERSIONS: dict[int, tuple[int, dict]] = {}  # pk -> (version, definition): a version's rows never change
@@ -355,37 +340,185 @@ def _local_day(field: str, zones: set[str]) -> Case:
     )
 
 
-def _day_rows(*, ids: list, zones: set[str], now: datetime) -> list[tuple[str, Any, date, int, int]]:
-    """One query: ("pain", episode, local day, check-ins, pain sum) for the first three and the last eight days
-    of each episode, and ("nsaid", episode, None, local days with an NSAID intake, 0)."""
-    pain = (
-        CheckIn.objects.filter(episode_id__in=ids, occurred_at__lte=now)
-        .filter(
-            Q(occurred_at__gte=now - WINDOW - timedelta(days=1))
-            | Q(occurred_at__lt=F("episode__onset") + timedelta(days=3))
+def _episode_facts(*, ids: list, now: datetime) -> dict:
+    """One query: per episode its protocol, newest prescription, newest check-in, bed rest, newest reminder sent
+    and the earliest reminder still to send."""
+    newest_prescription = Prescription.objects.filter(episode=OuterRef("pk")).order_by("-created_at", "-id")
+    newest_checkin = CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-occurred_at", "-id")
+    rest_closed = (
+        RestPeriod.objects.filter(episode=OuterRef("pk"), stopped_at__isnull=False)
+        .order_by()
+        .annotate(_g=Value(1))
+        .values("_g")
+        .annotate(
+            total=Sum(ExpressionWrapper(F("stopped_at") - F("started_at"), output_field=DurationField())),
         )
-        .annotate(kind=Value("pain", output_field=CharField()), day=_local_day("occurred_at", zones))
-        .values("kind", "episode_id", "day")
-        .annotate(n=Count("id"), total=Sum("pain"))
+        .values("total")
+    )
+    reminders = Reminder.objects.filter(episode=OuterRef("pk"))
+    episodes = Episode.objects.filter(pk__in=ids).annotate(
+        overrides=Subquery(newest_prescription.values("overrides")[:1]),
+        last_checkin_at=Subquery(newest_checkin.values("occurred_at")[:1]),
+        last_pain=Subquery(newest_checkin.values("pain")[:1]),
+        checkin_mark=Subquery(CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-pk").values("pk")[:1]),
+        rest_closed=Subquery(rest_closed, output_field=DurationField()),
+        rest_open=Subquery(
+            RestPeriod.objects.filter(episode=OuterRef("pk"), stopped_at__isnull=True).values("started_at")[:1]
+        ),
+        # Walks the patient's reminders newest sent first (index reminder_patient_sent): a probe or two.
+        last_sent=Subquery(
+            reminders.filter(patient=OuterRef("patient_id"), sent_at__isnull=False)
+            .order_by("-sent_at")
+            .values("sent_at")[:1]
+        ),
+        pending_due=Subquery(
+            reminders.filter(status__in=(Reminder.Status.SCHEDULED, Reminder.Status.CLAIMED))
+            .order_by("due_at")
+            .values("due_at")[:1]
+        ),
+    )
+    fields = ("id", "onset", "resolved_at", "protocol_version_id", "overrides", "last_checkin_at", "last_pain")
+    rows = {}
+    for row in _dicts(episodes.values(*fields, "checkin_mark", "rest_closed", "rest_open", "last_sent", "pending_due")):
+        row["overrides"] = _json(row["overrides"])
+        rows[row["id"]] = SimpleNamespace(**row)
+    return rows
+
+
+def _day_rows(*, ids: list, zones: set[str], now: datetime) -> list[tuple]:
+    """One query: (source, episode, local day, a, b, c) for
+    ("pain", ..., check-ins, pain sum, 0) of the first days and the last DAYS_KEPT days of each episode,
+    ("apps", ..., ice and heat applications started, 0, 0) and
+    ("reminders", ..., start reminders due, reminders sent, reminders sent and done) of the last DAYS_KEPT days,
+    ("nsaid", ..., None, local days with an NSAID intake, 0, 0)."""
+    since = now - timedelta(days=DAYS_KEPT + 1)
+    zero = Value(0, output_field=IntegerField())
+    pain = (
+        CheckIn.objects.filter(episode_id__in=ids)
+        .filter(Q(occurred_at__gte=since) | Q(occurred_at__lt=F("episode__onset") + timedelta(days=FIRST_DAYS + 1)))
+        .annotate(src=Value("pain", output_field=CharField()), day=_local_day("occurred_at", zones))
+        .values("src", "episode_id", "day")
+        .annotate(a=Count("id"), b=Sum("pain"), c=zero)
+        .order_by()
+    )
+    applications = (
+        Application.objects.filter(episode_id__in=ids, started_at__gte=since)
+        .annotate(src=Value("apps", output_field=CharField()), day=_local_day("started_at", zones))
+        .values("src", "episode_id", "day")
+        .annotate(a=Count("id"), b=zero, c=zero)
+        .order_by()
+    )
+    sent = Q(sent_at__isnull=False)
+    reminders = (
+        Reminder.objects.filter(episode_id__in=ids, due_at__gte=since, due_at__lte=now)
+        .exclude(status=Reminder.Status.CANCELLED)
+        .annotate(src=Value("reminders", output_field=CharField()), day=_local_day("due_at", zones))
+        .values("src", "episode_id", "day")
+        .annotate(
+            a=Count("id", filter=Q(kind__in=START_KINDS)),
+            b=Count("id", filter=sent),
+            c=Count("id", filter=sent & Q(ack_action=Reminder.Action.DONE)),
+        )
         .order_by()
     )
     nsaid = (
-        MedicationIntake.objects.filter(episode_id__in=ids, med_class=MedicationClass.NSAID, taken_at__lte=now)
-        .annotate(kind=Value("nsaid", output_field=CharField()), day=Value(None, output_field=DateField()))
-        .values("kind", "episode_id", "day")
-        .annotate(n=Count(_local_day("taken_at", zones), distinct=True), total=Value(0, output_field=IntegerField()))
+        MedicationIntake.objects.filter(episode_id__in=ids, med_class=MedicationClass.NSAID)
+        .annotate(src=Value("nsaid", output_field=CharField()), day=Value(None, output_field=DateField()))
+        .values("src", "episode_id", "day")
+        .annotate(a=Count(_local_day("taken_at", zones), distinct=True), b=zero, c=zero)
         .order_by()
     )
-    return _tuples(pain.union(nsaid, all=True).values_list("kind", "episode_id", "day", "n", "total"))
+    combined = pain.union(applications, reminders, nsaid, all=True)
+    return _tuples(combined.values_list("src", "episode_id", "day", "a", "b", "c"))
 
 
-def _not_improving(days: dict[date, tuple[int, int]]) -> bool:
+def _summaries_compute(*, stale: list[tuple[Any, str, int]], now: datetime) -> dict[Any, dict[str, Any]]:
+    """Summaries of the episodes `stale` names, as (episode id, the patient's zone, the revision read before),
+    computed from the data in three queries for the patient's local day at `now`, and stored for the next read."""
+    ids = [episode_id for episode_id, _, _ in stale]
+    facts = _episode_facts(ids=ids, now=now)
+    zones = {zone for _, zone, _ in stale}
+    days: dict[Any, dict[int, list[int]]] = defaultdict(dict)
+    nsaid: dict[Any, int] = defaultdict(int)
+    for source, episode_id, day, a, b, c in _day_rows(ids=ids, zones=zones, now=now):
+        if source == "nsaid":
+            nsaid[episode_id] = a
+            continue
+        bucket = days[episode_id].setdefault(day.toordinal(), [0, 0, 0, 0, 0, 0])
+        if source == "pain":
+            bucket[0], bucket[1] = a, b
+        elif source == "apps":
+            bucket[2] = a
+        else:
+            bucket[3], bucket[4], bucket[5] = a, b, c
+    flags: dict[Any, list[list]] = defaultdict(list)
+    for episode_id, level, at in (
+        RedFlagEvent.objects.filter(episode_id__in=ids, alert_physiotherapist=True)
+        .order_by()
+        .values_list("episode_id", "level", "occurred_at")
+    ):
+        flags[episode_id].append([level, at.isoformat()])
+    protocols = _Protocols(facts.values())
+    out, stored = {}, []
+    for episode_id, zone_key, revision in stale:
+        fact = facts.get(episode_id)
+        if fact is None:  # deleted since the links were read
+            continue
+        protocol, zone = protocols.of(fact), ZoneInfo(zone_key)
+        today = now.astimezone(zone).date().toordinal()
+        first = fact.onset.astimezone(zone).date().toordinal()
+        # Pain of the first days and of the last eight; applications and reminders of the last seven, today included.
+        pain: dict[int, tuple[int, int]] = {}
+        adherence = [0, 0, 0, 0]
+        for ordinal, (checkins, pain_sum, *counts) in days[episode_id].items():
+            if ordinal > today:
+                continue
+            if checkins and (ordinal < first + FIRST_DAYS or ordinal >= today - 7):
+                pain[ordinal] = (checkins, pain_sum)
+            if ordinal > today - 7:
+                adherence = [total + count for total, count in zip(adherence, counts, strict=True)]
+        means = [round(pain[d][1] / pain[d][0], 2) if d in pain else None for d in range(today - 6, today + 1)]
+        day_number = today - first + 1
+        resolved = fact.resolved_at is not None and fact.resolved_at <= now
+        not_improving_day = None
+        if not resolved and day_number >= min(protocol.review_days) and _not_improving(pain):
+            not_improving_day = max(d for d in protocol.review_days if d <= day_number)
+        data = {
+            "t": today,
+            "ck": fact.checkin_mark or 0,
+            "lc": _iso(fact.last_checkin_at),
+            "lp": fact.last_pain,
+            "ld": _iso(fact.last_sent),
+            "rc": fact.rest_closed.total_seconds() if fact.rest_closed else 0.0,
+            "ro": _iso(fact.rest_open),
+            "nd": nsaid[episode_id],
+            "fl": flags[episode_id],
+            "pr": [protocol.acute_hours, protocol.rest_cap_hours, protocol.nsaid_flag_day],
+            "p7": means,
+            "ni": not_improving_day,
+            "ad": adherence,
+        }
+        out[episode_id] = data
+        stored.append(
+            {
+                "episode_id": episode_id,
+                "revision": revision,
+                "valid_until": fact.pending_due,
+                "zone": zone_key,
+                "data": data,
+            }
+        )
+    triage_summaries_store(summaries=stored, computed_at=now)
+    return out
+
+
+def _not_improving(days: dict[int, tuple[int, int]]) -> bool:
     """The engine's rule: the mean of the last two check-in days is no better than that of the first two."""
     ordered = sorted(days)
     if len(ordered) < 3:
         return False
 
-    def mean(chosen: list[date]) -> float:
+    def mean(chosen: list[int]) -> float:
         return sum(days[d][1] for d in chosen) / sum(days[d][0] for d in chosen)
 
     return mean(ordered[-2:]) >= mean(ordered[:2])
@@ -406,88 +539,81 @@ def _trend(means: list[float]) -> str | None:
 def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: str | None = None) -> list[TriageRow]:
     """Every patient visible to the physiotherapist with the signals of their current episode, sorted by need."""
     now = now or timezone.now()
-    visible = _links(physiotherapist=physiotherapist, search=search)
-    links = _link_rows(visible)
-    # The ids the rows above hold: the same visibility rule, evaluated once.
-    episode_ids = [link.episode_pk for link in links if link.episode_pk is not None]
-    episodes = _episodes(ids=episode_ids, now=now) if episode_ids else {}
+    links = _link_rows(_links(physiotherapist=physiotherapist, search=search))
+    zones: dict[str, tuple[ZoneInfo, date]] = {}
+    stale = []
+    for link in links:
+        link.timezone = link.timezone or "UTC"
+        if link.timezone not in zones:
+            zone = ZoneInfo(link.timezone)
+            zones[link.timezone] = (zone, now.astimezone(zone).date())
+        current = link.current
+        if current is not None and not _fresh(current, link.timezone, zones[link.timezone][1].toordinal(), now):
+            stale.append((uuid.UUID(str(current["id"])), link.timezone, current["revision"] or 0))
+    computed = _summaries_compute(stale=stale, now=now) if stale else {}
 
-    days: dict[Any, dict[date, tuple[int, int]]] = defaultdict(dict)
-    nsaid: dict[Any, int] = defaultdict(int)
-    flags: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
-    if episodes:
-        zones = {link.timezone or "UTC" for link in links}
-        for kind, episode_id, day, count, total in _day_rows(ids=episode_ids, zones=zones, now=now):
-            if kind == "pain":
-                days[episode_id][day] = (count, total)
-            else:
-                nsaid[episode_id] = count
-        for patient_id, level, at in (
-            RedFlagEvent.objects.filter(
-                episode_id__in=episode_ids, episode__status=Episode.Status.OPEN, alert_physiotherapist=True
-            )
-            .order_by()
-            .values_list("patient_id", "level", "occurred_at")
-        ):
-            flags[patient_id].append((level, at))
-
-    protocols = _Protocols(episodes.values()) if episodes else None
     rows = []
     for link in links:
-        zone = ZoneInfo(link.timezone or "UTC")
-        episode = episodes.get(link.episode_pk)
-        row = TriageRow(link=link, episode=episode, zone=zone)
+        zone, today = zones[link.timezone]
+        current = link.current
+        row = TriageRow(link=link, episode=None, zone=zone)
         row.has_active_device = link.device_webpush or link.device_fcm or link.device_apns
-        row.last_delivery_at = link.last_delivery_at
-        reviewed = link.last_reviewed_at
         row.red_flags = dict.fromkeys((RedFlagLevel.EMERGENCY, RedFlagLevel.URGENT, RedFlagLevel.SOON), 0)
-        for level, at in flags.get(link.patient_id, ()):
-            if (reviewed is None or at > reviewed) and level in row.red_flags:
-                row.red_flags[level] += 1
-        if episode is not None:
-            _fill_episode(row, episode, protocols.of(episode), days[episode.id], nsaid[episode.id], now)
+        if current is not None:
+            episode_id = uuid.UUID(str(current["id"]))
+            data = computed.get(episode_id) or current["data"]
+            if data is not None:  # None only when the episode vanished meanwhile
+                row.episode = SimpleNamespace(
+                    id=episode_id,
+                    onset=_instant(current["onset"]),
+                    status=current["status"],
+                    resolved_at=_instant(current["resolved_at"]),
+                )
+                _fill_episode(row, data, today, now)
         _score(row, now)
         rows.append(row)
     rows.sort(key=lambda r: r.sort_key)
     return rows
 
 
-def _fill_episode(
-    row: TriageRow, episode: Episode, protocol: Protocol, days: dict[date, tuple[int, int]], nsaid_days: int, now
-) -> None:
-    zone = row.zone
-    today = now.astimezone(zone).date()
-    row.day = (today - episode.onset.astimezone(zone).date()).days + 1
-    resolved = episode.resolved_at is not None and episode.resolved_at <= now
-    if resolved:
+def _fill_episode(row: TriageRow, data: dict[str, Any], today: date, now: datetime) -> None:
+    episode = row.episode
+    acute_hours, rest_cap_hours, nsaid_flag_day = data["pr"]
+    row.day = today.toordinal() - episode.onset.astimezone(row.zone).date().toordinal() + 1
+    if episode.resolved_at is not None and episode.resolved_at <= now:
         row.phase = "resolved"
     else:
-        row.phase = "acute" if now < episode.onset + timedelta(hours=protocol.acute_hours) else "heat"
-    row.latest_pain, row.last_checkin_at = episode.last_pain, episode.last_checkin_at
-    means = {day: total / count for day, (count, total) in days.items()}
-    row.pain_7d = [
-        {"date": day, "mean": round(means[day], 2) if day in means else None}
-        for day in (today - timedelta(days=offset) for offset in range(6, -1, -1))
-    ]
-    row.pain_trend = _trend([entry["mean"] for entry in row.pain_7d if entry["mean"] is not None])
-    if not resolved and row.day >= min(protocol.review_days) and _not_improving(days):
-        row.not_improving = True
-        row.not_improving_day = max(d for d in protocol.review_days if d <= row.day)
-    rest = episode.rest_total or timedelta(0)
+        row.phase = "acute" if now < episode.onset + timedelta(hours=acute_hours) else "heat"
+    row.latest_pain, row.last_checkin_at = data["lp"], _instant(data["lc"])
+    row.last_delivery_at = _instant(data["ld"])
+    means = data["p7"]
+    row.pain_7d = [{"date": today - timedelta(days=6 - index), "mean": mean} for index, mean in enumerate(means)]
+    row.pain_trend = _trend([mean for mean in means if mean is not None])
+    row.not_improving_day = data["ni"]
+    row.not_improving = row.not_improving_day is not None
+    rest = timedelta(seconds=data["rc"])
+    open_since = _instant(data["ro"])
+    if open_since is not None and open_since < now:
+        rest += now - open_since
     row.rest_hours = round(rest.total_seconds() / 3600, 1)
-    row.rest_cap_hours = protocol.rest_cap_hours
-    row.rest_over_cap = rest > timedelta(hours=protocol.rest_cap_hours)
-    row.nsaid_days = nsaid_days
-    row.nsaid_flag_day = protocol.nsaid_flag_day
-    row.nsaid_over = row.nsaid_days >= protocol.nsaid_flag_day
-    planned = episode.planned_7d
+    row.rest_cap_hours = rest_cap_hours
+    row.rest_over_cap = rest > timedelta(hours=rest_cap_hours)
+    row.nsaid_days = data["nd"]
+    row.nsaid_flag_day = nsaid_flag_day
+    row.nsaid_over = row.nsaid_days >= nsaid_flag_day
+    done, planned, sent, acted = data["ad"]
     row.adherence = {
-        "applications_done": episode.applications_7d,
+        "applications_done": done,
         "applications_planned": planned,
-        "ratio": round(min(1.0, episode.applications_7d / planned), 2) if planned else None,
-        "reminders_sent": episode.sent_7d,
-        "reminders_acted": episode.acted_7d,
+        "ratio": round(min(1.0, done / planned), 2) if planned else None,
+        "reminders_sent": sent,
+        "reminders_acted": acted,
     }
+    if episode.status == Episode.Status.OPEN:
+        reviewed = row.link.last_reviewed_at
+        for level, at in data["fl"]:
+            if level in row.red_flags and (reviewed is None or _instant(at) > reviewed):
+                row.red_flags[level] += 1
 
 
 def _score(row: TriageRow, now: datetime) -> None:
@@ -529,6 +655,31 @@ def _score(row: TriageRow, now: datetime) -> None:
     row.need = sum(WEIGHTS[reason] for reason in reasons) + (
         WEIGHTS["redflag_emergency"] * max(0, row.red_flags.get(RedFlagLevel.EMERGENCY, 0) - 1)
     )
+
+
+def triage_summaries_refresh(*, now: datetime | None = None, batch: int = 200) -> int:
+    """Compute the summaries that are out of date for every patient some physiotherapist follows, so that a
+    read rarely has to (beat runs it every minute: a new local day, a reminder come due, a write). Returns how
+    many were computed."""
+    now = now or timezone.now()
+    links = _with_current_episode(
+        CareLink.objects.filter(status=CareLink.Status.ACTIVE, patient__is_active=True).order_by("patient_id")
+    )
+    stale, seen, today = [], set(), {}
+    for row in _dicts(links.values("patient_id", "current", zone=F("patient__profile__timezone"))):
+        current = _json(row["current"])
+        zone = row["zone"] or "UTC"
+        if current is None or current["id"] in seen:
+            continue
+        seen.add(current["id"])
+        current["data"] = _json(current["data"])
+        if zone not in today:
+            today[zone] = now.astimezone(ZoneInfo(zone)).date().toordinal()
+        if not _fresh(current, zone, today[zone], now):
+            stale.append((uuid.UUID(str(current["id"])), zone, current["revision"] or 0))
+    for start in range(0, len(stale), batch):
+        _summaries_compute(stale=stale[start : start + batch], now=now)
+    return len(stale)
 
 
 def triage_page(

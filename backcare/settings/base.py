@@ -241,6 +241,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 900.0,
         "options": {"expires": 900},
     },
+    "triage-summaries-refresh": {
+        "task": "recovery.tasks.triage_summaries_refresh",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "applications-close-overdue": {
         "task": "recovery.tasks.applications_close_overdue",
         "schedule": 60.0,

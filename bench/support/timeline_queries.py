@@ -1,8 +1,10 @@
 """Queries per request, counted in-process: `python -m bench.support.timeline_queries` (bench settings).
 
 Reads {"paths": {name: [path, token]}, "repeat": n} on stdin; sends each request through Django's test
-client (the whole middleware and view stack, no server) under CaptureQueriesContext; prints
-{name: {"queries": n, "status": code, "ms_min": fastest of `repeat` runs in-process}} on stdout.
+client (the whole middleware and view stack, no server) under CaptureQueriesContext, twice; prints
+{name: {"queries": n (first request), "queries_again": n (second), "ms_first": the first request in-process,
+"status": code, "ms_min": fastest of `repeat` more runs}} on stdout. (The triage's first request computes every
+patient's summary; the second reads them.)
 """
 
 import json
@@ -27,9 +29,13 @@ def main() -> int:
     out = {}
     for name, (path, token) in spec["paths"].items():
         headers = {"HTTP_AUTHORIZATION": f"Token {token}", "HTTP_ACCEPT": "application/json"} if token else {}
+        started = time.perf_counter()
         with CaptureQueriesContext(connection) as captured:
             response = client.get(path, **headers)
+        first_ms = (time.perf_counter() - started) * 1000
         queries = [q["sql"] for q in captured.captured_queries]  # read now: later requests may reset the log
+        with CaptureQueriesContext(connection) as again:
+            client.get(path, **headers)
         timings = []
         for _ in range(spec.get("repeat", 5)):
             started = time.perf_counter()
@@ -37,6 +43,8 @@ def main() -> int:
             timings.append((time.perf_counter() - started) * 1000)
         out[name] = {
             "queries": len(queries),
+            "queries_again": len(again.captured_queries),
+            "ms_first": round(first_ms, 2),
             "status": response.status_code,
             "ms_min": round(min(timings), 2),
             "sql": [sql[:300] for sql in queries] if spec.get("show_sql") else [],

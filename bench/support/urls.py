@@ -9,5 +9,10 @@ urlpatterns = [
     path("bench/baseline/checkins/<uuid:checkin_id>/", baseline.checkin_put, name="bench-baseline-checkin-put"),
     path("bench/baseline/timeline/<int:patient_id>/", timeline_baseline.timeline, name="bench-baseline-timeline"),
     path("bench/baseline/triage/", timeline_baseline.triage, name="bench-baseline-triage"),
+    path(
+        "bench/baseline/triage-summaries/",
+        timeline_baseline.triage_summaries,
+        name="bench-baseline-triage-summaries",
+    ),
     path("", include("backcare.urls")),
 ]
