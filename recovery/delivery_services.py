@@ -598,7 +598,7 @@ def _replan(*, episode_id) -> None:
                 episode = Episode.objects.select_for_update(of=("self",)).select_related("protocol_version")
                 episode = episode.filter(pk=episode_id).first()
                 if episode is not None and reminders_reconcile(episode=episode, now=timezone.now()).changed:
-                    triage_summaries_touch(episode_ids=[episode.pk])
+                    triage_summaries_touch(patient_ids=[episode.patient_id])
             return
         except IntegrityError:
             # A concurrent re-plan (an API write) created the same slot first; the second pass sees it.

@@ -84,7 +84,7 @@ def reminders_reconcile_patient(*, patient: User, now: datetime | None = None) -
     episodes = list(Episode.objects.filter(patient=patient, status=Episode.Status.OPEN))
     for episode in episodes:
         reminders_reconcile(episode=episode, now=now)
-    triage_summaries_touch(episode_ids=[episode.pk for episode in episodes])
+    triage_summaries_touch(patient_ids=[patient.pk])
 
 
 def reminders_checkin_logged(*, episode: Episode, occurred_at: datetime, zone: ZoneInfo) -> int:
@@ -102,7 +102,7 @@ def reminders_replan_open_episodes(*, now: datetime | None = None) -> int:
         with transaction.atomic():
             episode = Episode.objects.select_related("protocol_version").get(pk=episode_id)
             if reminders_reconcile(episode=episode, now=now).changed:
-                triage_summaries_touch(episode_ids=[episode_id])
+                triage_summaries_touch(patient_ids=[episode.patient_id])
         count += 1
     return count
 
@@ -118,7 +118,7 @@ def replans_episode(func):
             if episode_id is not None:
                 episode = Episode.objects.select_related("protocol_version").get(pk=episode_id)
                 reminders_reconcile(episode=episode)
-                triage_summaries_touch(episode_ids=[episode_id])  # last: the summary row is the last lock taken
+                triage_summaries_touch(patient_ids=[episode.patient_id])  # last: the summary row is the last lock
         return result
 
     return wrapper
@@ -183,7 +183,7 @@ def reminder_acknowledge(*, patient: User, reminder_id: int, action: str, now: d
             reminder.status = Reminder.Status.SKIPPED
             fields += ["status"]
         reminder.save(update_fields=fields)
-        triage_summaries_touch(episode_ids=[reminder.episode_id])
+        triage_summaries_touch(patient_ids=[reminder.patient_id])
         return reminder
 
 

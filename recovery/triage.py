@@ -15,7 +15,6 @@ import base64
 import binascii
 import json
 import math
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 from django.db import connection
 from django.db.models import (
     Case,
@@ -34,7 +34,6 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
-    JSONField,
     OuterRef,
     Q,
     Subquery,
@@ -42,7 +41,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import JSONObject, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
@@ -105,7 +104,8 @@ class TriageRow:
     red_flags: dict[str, int] = field(default_factory=dict)
     latest_pain: int | None = None
     last_checkin_at: datetime | None = None
-    pain_7d: list[dict[str, Any]] = field(default_factory=list)
+    pain_means: list[float | None] = field(default_factory=list)  # the last seven local days, today last
+    today: date | None = None
     pain_trend: str | None = None
     not_improving: bool = False
     not_improving_day: int | None = None
@@ -121,6 +121,12 @@ class TriageRow:
     no_delivery_48h: bool = False
     need: int = 0
     reasons: list[str] = field(default_factory=list)
+
+    @property
+    def pain_7d(self) -> list[dict[str, Any]]:
+        """Mean pain per local day, oldest first (built for the rows shown, not for every row ranked)."""
+        today = self.today
+        return [{"date": today - timedelta(days=6 - i), "mean": mean} for i, mean in enumerate(self.pain_means)]
 
     @property
     def adherence_or_none(self) -> dict[str, Any] | None:
@@ -183,35 +189,22 @@ class TriagePage:
     next: TriageCursor | None
 
 
-def _with_current_episode(links):
-    """Each link with its patient's current episode (the open one, else the latest) as one JSON object: the
-    episode's fields, its stored summary and its newest check-in id."""
-    newest_checkin = CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-pk").values("pk")[:1]
-    current = (
-        Episode.objects.filter(patient=OuterRef("patient_id"))
-        .order_by("status", "-onset")
-        .values(
-            j=JSONObject(
-                id="pk",
-                onset="onset",
-                status="status",
-                resolved_at="resolved_at",
-                checkin_mark=Subquery(newest_checkin),
-                revision="triage_summary__revision",
-                computed_revision="triage_summary__computed_revision",
-                computed_at="triage_summary__computed_at",
-                valid_until="triage_summary__valid_until",
-                zone="triage_summary__zone",
-                data="triage_summary__data",
-            )
-        )[:1]
+def _with_summary(links):
+    """Each link with its patient's stored summary (a plain join) and newest check-in id (one index probe)."""
+    newest_checkin = CheckIn.objects.filter(patient=OuterRef("patient_id")).order_by("-pk").values("pk")[:1]
+    return links.annotate(
+        checkin_mark=Subquery(newest_checkin),
+        s_revision=F("patient__triage_summary__revision"),
+        s_computed=F("patient__triage_summary__computed_revision"),
+        s_zone=F("patient__triage_summary__zone"),
+        s_data=F("patient__triage_summary__data"),
+        zone=F("patient__profile__timezone"),
     )
-    return links.annotate(current=Subquery(current, output_field=JSONField()))
 
 
 def _links(*, physiotherapist: User, search: str | None):
-    """The visible links, each with its patient, whether a device is active, and its current episode."""
-    links = _with_current_episode(care_links_active_for(physiotherapist=physiotherapist)).annotate(
+    """The visible links, each with its patient, whether a device is active, and the patient's summary."""
+    links = _with_summary(care_links_active_for(physiotherapist=physiotherapist)).annotate(
         device_webpush=Exists(WebPushDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
         device_fcm=Exists(GCMDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
         device_apns=Exists(APNSDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
@@ -244,8 +237,8 @@ def _tuples(qs) -> list[tuple]:
 
 
 def _json(value: Any) -> Any:
-    # PostgreSQL nests JSON as JSON; SQLite hands a JSON column inside json_object() back as text.
-    return json.loads(value) if isinstance(value, str) else value
+    # Django's psycopg setup hands JSON columns back as text (the ORM on SQLite has parsed them already).
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def _instant(value: Any) -> datetime | None:
@@ -260,6 +253,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+_SUMMARY = ("checkin_mark", "s_revision", "s_computed", "s_zone", "s_data", "zone")
+
+
 def _link_rows(links) -> list[SimpleNamespace]:
     # Plain values, not model instances: 500 rows of three models each would cost more than the query.
     fields = ("id", "patient_id", "status", "consented_at", "ended_at", "last_reviewed_at")
@@ -267,36 +263,33 @@ def _link_rows(links) -> list[SimpleNamespace]:
     for row in _dicts(
         links.values(
             *fields,
-            "current",
+            *_SUMMARY,
             "device_webpush",
             "device_fcm",
             "device_apns",
             display_name=F("patient__display_name"),
             email=F("patient__email"),
-            timezone=F("patient__profile__timezone"),
         )
     ):
-        current = _json(row["current"])
-        if current is not None:
-            current["data"] = _json(current["data"])
-        row["current"] = current
+        row["s_data"] = _json(row["s_data"])
+        row["zone"] = row["zone"] or "UTC"
         rows.append(SimpleNamespace(**row))
     return rows
 
 
-def _fresh(current: dict[str, Any], zone: str, today: int, now: datetime) -> bool:
+def _fresh(link: SimpleNamespace, today: int, now: datetime) -> bool:
     """Whether the stored summary still says what the data says (see recovery.models.TriageSummary). It holds the
     signals of the local day it was computed on (`today`, an ordinal), so a new day in the patient's zone
     computes it again."""
-    revision, data = current["revision"], current["data"]
-    if data is None or revision is None or current["computed_revision"] != revision or current["zone"] != zone:
+    data, revision = link.s_data, link.s_revision
+    if data is None or revision is None or link.s_computed != revision or link.s_zone != link.zone:
         return False
-    if data.get("t") != today or data.get("ck") != (current["checkin_mark"] or 0):
+    if data["t"] != today or data["ck"] != (link.checkin_mark or 0):
         return False
-    computed_at, valid_until = _instant(current["computed_at"]), _instant(current["valid_until"])
-    if computed_at is None or not (computed_at <= now < computed_at + MAX_AGE):
+    computed_at = datetime.fromisoformat(data["at"])
+    if not (computed_at <= now < computed_at + MAX_AGE):
         return False
-    return valid_until is None or now < valid_until
+    return data["vu"] is None or now < datetime.fromisoformat(data["vu"])
 
 
 _VERSIONS: dict[int, tuple[int, dict]] = {}  # pk -> (version, definition): a version's rows never change
@@ -340,9 +333,11 @@ def _local_day(field: str, zones: set[str]) -> Case:
     )
 
 
-def _episode_facts(*, ids: list, now: datetime) -> dict:
-    """One query: per episode its protocol, newest prescription, newest check-in, bed rest, newest reminder sent
-    and the earliest reminder still to send."""
+def _episode_facts(*, patient_ids: list[int], now: datetime) -> dict:
+    """One query: the current episode (the open one, else the latest) of each patient, with its protocol, newest
+    prescription, newest check-in, bed rest, newest reminder sent and the earliest reminder still to send, and
+    the patient's newest check-in id."""
+    current = Episode.objects.filter(patient=OuterRef("patient_id")).order_by("status", "-onset").values("pk")[:1]
     newest_prescription = Prescription.objects.filter(episode=OuterRef("pk")).order_by("-created_at", "-id")
     newest_checkin = CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-occurred_at", "-id")
     rest_closed = (
@@ -356,32 +351,49 @@ def _episode_facts(*, ids: list, now: datetime) -> dict:
         .values("total")
     )
     reminders = Reminder.objects.filter(episode=OuterRef("pk"))
-    episodes = Episode.objects.filter(pk__in=ids).annotate(
-        overrides=Subquery(newest_prescription.values("overrides")[:1]),
-        last_checkin_at=Subquery(newest_checkin.values("occurred_at")[:1]),
-        last_pain=Subquery(newest_checkin.values("pain")[:1]),
-        checkin_mark=Subquery(CheckIn.objects.filter(episode=OuterRef("pk")).order_by("-pk").values("pk")[:1]),
-        rest_closed=Subquery(rest_closed, output_field=DurationField()),
-        rest_open=Subquery(
-            RestPeriod.objects.filter(episode=OuterRef("pk"), stopped_at__isnull=True).values("started_at")[:1]
-        ),
-        # Walks the patient's reminders newest sent first (index reminder_patient_sent): a probe or two.
-        last_sent=Subquery(
-            reminders.filter(patient=OuterRef("patient_id"), sent_at__isnull=False)
-            .order_by("-sent_at")
-            .values("sent_at")[:1]
-        ),
-        pending_due=Subquery(
-            reminders.filter(status__in=(Reminder.Status.SCHEDULED, Reminder.Status.CLAIMED))
-            .order_by("due_at")
-            .values("due_at")[:1]
-        ),
+    episodes = (
+        Episode.objects.filter(patient_id__in=patient_ids)
+        .filter(pk=Subquery(current))
+        .annotate(
+            overrides=Subquery(newest_prescription.values("overrides")[:1]),
+            last_checkin_at=Subquery(newest_checkin.values("occurred_at")[:1]),
+            last_pain=Subquery(newest_checkin.values("pain")[:1]),
+            checkin_mark=Subquery(
+                CheckIn.objects.filter(patient=OuterRef("patient_id")).order_by("-pk").values("pk")[:1]
+            ),
+            rest_closed=Subquery(rest_closed, output_field=DurationField()),
+            rest_open=Subquery(
+                RestPeriod.objects.filter(episode=OuterRef("pk"), stopped_at__isnull=True).values("started_at")[:1]
+            ),
+            # Walks the patient's reminders newest sent first (index reminder_patient_sent): a probe or two.
+            last_sent=Subquery(
+                reminders.filter(patient=OuterRef("patient_id"), sent_at__isnull=False)
+                .order_by("-sent_at")
+                .values("sent_at")[:1]
+            ),
+            pending_due=Subquery(
+                reminders.filter(status__in=(Reminder.Status.SCHEDULED, Reminder.Status.CLAIMED))
+                .order_by("due_at")
+                .values("due_at")[:1]
+            ),
+        )
     )
-    fields = ("id", "onset", "resolved_at", "protocol_version_id", "overrides", "last_checkin_at", "last_pain")
+    fields = ("id", "patient_id", "onset", "status", "resolved_at", "protocol_version_id", "overrides")
     rows = {}
-    for row in _dicts(episodes.values(*fields, "checkin_mark", "rest_closed", "rest_open", "last_sent", "pending_due")):
+    for row in _dicts(
+        episodes.values(
+            *fields,
+            "last_checkin_at",
+            "last_pain",
+            "checkin_mark",
+            "rest_closed",
+            "rest_open",
+            "last_sent",
+            "pending_due",
+        )
+    ):
         row["overrides"] = _json(row["overrides"])
-        rows[row["id"]] = SimpleNamespace(**row)
+        rows[row["patient_id"]] = SimpleNamespace(**row)
     return rows
 
 
@@ -432,84 +444,95 @@ def _day_rows(*, ids: list, zones: set[str], now: datetime) -> list[tuple]:
     return _tuples(combined.values_list("src", "episode_id", "day", "a", "b", "c"))
 
 
-def _summaries_compute(*, stale: list[tuple[Any, str, int]], now: datetime) -> dict[Any, dict[str, Any]]:
-    """Summaries of the episodes `stale` names, as (episode id, the patient's zone, the revision read before),
-    computed from the data in three queries for the patient's local day at `now`, and stored for the next read."""
-    ids = [episode_id for episode_id, _, _ in stale]
-    facts = _episode_facts(ids=ids, now=now)
-    zones = {zone for _, zone, _ in stale}
+def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> dict[int, dict[str, Any]]:
+    """Summaries of the patients `stale` names, as (patient id, zone, the revision read before), computed from
+    the data in three queries for the patient's local day at `now`, and stored for the next read."""
+    facts = _episode_facts(patient_ids=[patient_id for patient_id, _, _ in stale], now=now)
+    ids = [fact.id for fact in facts.values()]
     days: dict[Any, dict[int, list[int]]] = defaultdict(dict)
     nsaid: dict[Any, int] = defaultdict(int)
-    for source, episode_id, day, a, b, c in _day_rows(ids=ids, zones=zones, now=now):
-        if source == "nsaid":
-            nsaid[episode_id] = a
-            continue
-        bucket = days[episode_id].setdefault(day.toordinal(), [0, 0, 0, 0, 0, 0])
-        if source == "pain":
-            bucket[0], bucket[1] = a, b
-        elif source == "apps":
-            bucket[2] = a
-        else:
-            bucket[3], bucket[4], bucket[5] = a, b, c
     flags: dict[Any, list[list]] = defaultdict(list)
-    for episode_id, level, at in (
-        RedFlagEvent.objects.filter(episode_id__in=ids, alert_physiotherapist=True)
-        .order_by()
-        .values_list("episode_id", "level", "occurred_at")
-    ):
-        flags[episode_id].append([level, at.isoformat()])
-    protocols = _Protocols(facts.values())
-    out, stored = {}, []
-    for episode_id, zone_key, revision in stale:
-        fact = facts.get(episode_id)
-        if fact is None:  # deleted since the links were read
-            continue
-        protocol, zone = protocols.of(fact), ZoneInfo(zone_key)
-        today = now.astimezone(zone).date().toordinal()
-        first = fact.onset.astimezone(zone).date().toordinal()
-        # Pain of the first days and of the last eight; applications and reminders of the last seven, today included.
-        pain: dict[int, tuple[int, int]] = {}
-        adherence = [0, 0, 0, 0]
-        for ordinal, (checkins, pain_sum, *counts) in days[episode_id].items():
-            if ordinal > today:
+    if ids:
+        for source, episode_id, day, a, b, c in _day_rows(ids=ids, zones={z for _, z, _ in stale}, now=now):
+            if source == "nsaid":
+                nsaid[episode_id] = a
                 continue
-            if checkins and (ordinal < first + FIRST_DAYS or ordinal >= today - 7):
-                pain[ordinal] = (checkins, pain_sum)
-            if ordinal > today - 7:
-                adherence = [total + count for total, count in zip(adherence, counts, strict=True)]
-        means = [round(pain[d][1] / pain[d][0], 2) if d in pain else None for d in range(today - 6, today + 1)]
-        day_number = today - first + 1
-        resolved = fact.resolved_at is not None and fact.resolved_at <= now
-        not_improving_day = None
-        if not resolved and day_number >= min(protocol.review_days) and _not_improving(pain):
-            not_improving_day = max(d for d in protocol.review_days if d <= day_number)
-        data = {
-            "t": today,
-            "ck": fact.checkin_mark or 0,
-            "lc": _iso(fact.last_checkin_at),
-            "lp": fact.last_pain,
-            "ld": _iso(fact.last_sent),
-            "rc": fact.rest_closed.total_seconds() if fact.rest_closed else 0.0,
-            "ro": _iso(fact.rest_open),
-            "nd": nsaid[episode_id],
-            "fl": flags[episode_id],
-            "pr": [protocol.acute_hours, protocol.rest_cap_hours, protocol.nsaid_flag_day],
-            "p7": means,
-            "ni": not_improving_day,
-            "ad": adherence,
-        }
-        out[episode_id] = data
+            bucket = days[episode_id].setdefault(day.toordinal(), [0, 0, 0, 0, 0, 0])
+            if source == "pain":
+                bucket[0], bucket[1] = a, b
+            elif source == "apps":
+                bucket[2] = a
+            else:
+                bucket[3], bucket[4], bucket[5] = a, b, c
+        for episode_id, level, at in (
+            RedFlagEvent.objects.filter(episode_id__in=ids, alert_physiotherapist=True)
+            .order_by()
+            .values_list("episode_id", "level", "occurred_at")
+        ):
+            flags[episode_id].append([level, at.isoformat()])
+    protocols = _Protocols(facts.values()) if facts else None
+    out, stored = {}, []
+    for patient_id, zone_key, revision in stale:
+        today = now.astimezone(ZoneInfo(zone_key)).date().toordinal()
+        fact = facts.get(patient_id)
+        data = {"t": today, "at": now.isoformat(), "e": None, "ck": 0, "vu": None}
+        if fact is not None:
+            data.update(_episode_signals(fact, protocols.of(fact), ZoneInfo(zone_key), today, now))
+            data["nd"], data["fl"] = nsaid[fact.id], flags[fact.id]
+            data["ad"], data["p7"], data["ni"] = _day_signals(
+                fact, days[fact.id], protocols.of(fact), ZoneInfo(zone_key), today, now
+            )
+        out[patient_id] = data
         stored.append(
             {
-                "episode_id": episode_id,
+                "patient_id": patient_id,
                 "revision": revision,
-                "valid_until": fact.pending_due,
+                "valid_until": fact.pending_due if fact is not None else None,
                 "zone": zone_key,
                 "data": data,
             }
         )
     triage_summaries_store(summaries=stored, computed_at=now)
     return out
+
+
+def _episode_signals(fact: SimpleNamespace, protocol: Protocol, zone: ZoneInfo, today: int, now: datetime) -> dict:
+    return {
+        "e": str(fact.id),
+        "on": fact.onset.isoformat(),
+        "st": fact.status,
+        "ra": _iso(fact.resolved_at),
+        "vu": _iso(fact.pending_due),
+        "ck": fact.checkin_mark or 0,
+        "lc": _iso(fact.last_checkin_at),
+        "lp": fact.last_pain,
+        "ld": _iso(fact.last_sent),
+        "rc": fact.rest_closed.total_seconds() if fact.rest_closed else 0.0,
+        "ro": _iso(fact.rest_open),
+        "pr": [protocol.acute_hours, protocol.rest_cap_hours, protocol.nsaid_flag_day],
+    }
+
+
+def _day_signals(fact, days: dict[int, list[int]], protocol: Protocol, zone: ZoneInfo, today: int, now: datetime):
+    """Adherence over the last seven local days (today included), pain means of the last seven, and the day of
+    the review at which pain is not improving (the first days against the last eight), if it is not."""
+    first = fact.onset.astimezone(zone).date().toordinal()
+    pain: dict[int, tuple[int, int]] = {}
+    adherence = [0, 0, 0, 0]
+    for ordinal, (checkins, pain_sum, *counts) in days.items():
+        if ordinal > today:
+            continue
+        if checkins and (ordinal < first + FIRST_DAYS or ordinal >= today - 7):
+            pain[ordinal] = (checkins, pain_sum)
+        if ordinal > today - 7:
+            adherence = [total + count for total, count in zip(adherence, counts, strict=True)]
+    means = [round(pain[d][1] / pain[d][0], 2) if d in pain else None for d in range(today - 6, today + 1)]
+    day_number = today - first + 1
+    resolved = fact.resolved_at is not None and fact.resolved_at <= now
+    not_improving_day = None
+    if not resolved and day_number >= min(protocol.review_days) and _not_improving(pain):
+        not_improving_day = max(d for d in protocol.review_days if d <= day_number)
+    return adherence, means, not_improving_day
 
 
 def _not_improving(days: dict[int, tuple[int, int]]) -> bool:
@@ -536,68 +559,69 @@ def _trend(means: list[float]) -> str | None:
     return "stable"
 
 
+def _stale(links: list[SimpleNamespace], now: datetime, today: dict[str, int]) -> list[tuple[int, str, int]]:
+    """(patient id, zone, revision read) of the links whose summary is missing or out of date; `today` collects
+    each zone's local day (an ordinal) at `now`."""
+    stale = []
+    for link in links:
+        if link.zone not in today:
+            today[link.zone] = now.astimezone(ZoneInfo(link.zone)).date().toordinal()
+        if not _fresh(link, today[link.zone], now):
+            stale.append((link.patient_id, link.zone, link.s_revision or 0))
+    return stale
+
+
 def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: str | None = None) -> list[TriageRow]:
     """Every patient visible to the physiotherapist with the signals of their current episode, sorted by need."""
     now = now or timezone.now()
     links = _link_rows(_links(physiotherapist=physiotherapist, search=search))
-    zones: dict[str, tuple[ZoneInfo, date]] = {}
-    stale = []
-    for link in links:
-        link.timezone = link.timezone or "UTC"
-        if link.timezone not in zones:
-            zone = ZoneInfo(link.timezone)
-            zones[link.timezone] = (zone, now.astimezone(zone).date())
-        current = link.current
-        if current is not None and not _fresh(current, link.timezone, zones[link.timezone][1].toordinal(), now):
-            stale.append((uuid.UUID(str(current["id"])), link.timezone, current["revision"] or 0))
+    today: dict[str, int] = {}
+    stale = _stale(links, now, today)
     computed = _summaries_compute(stale=stale, now=now) if stale else {}
-
+    zones = {key: (ZoneInfo(key), date.fromordinal(ordinal)) for key, ordinal in today.items()}
     rows = []
     for link in links:
-        zone, today = zones[link.timezone]
-        current = link.current
-        row = TriageRow(link=link, episode=None, zone=zone)
+        zone, local_today = zones[link.zone]
+        row = TriageRow(link=link, episode=None, zone=zone, today=local_today)
         row.has_active_device = link.device_webpush or link.device_fcm or link.device_apns
-        row.red_flags = dict.fromkeys((RedFlagLevel.EMERGENCY, RedFlagLevel.URGENT, RedFlagLevel.SOON), 0)
-        if current is not None:
-            episode_id = uuid.UUID(str(current["id"]))
-            data = computed.get(episode_id) or current["data"]
-            if data is not None:  # None only when the episode vanished meanwhile
-                row.episode = SimpleNamespace(
-                    id=episode_id,
-                    onset=_instant(current["onset"]),
-                    status=current["status"],
-                    resolved_at=_instant(current["resolved_at"]),
-                )
-                _fill_episode(row, data, today, now)
+        row.red_flags = {RedFlagLevel.EMERGENCY: 0, RedFlagLevel.URGENT: 0, RedFlagLevel.SOON: 0}
+        data = computed.get(link.patient_id) or link.s_data
+        if data["e"] is not None:
+            row.episode = SimpleNamespace(
+                id=data["e"],
+                onset=datetime.fromisoformat(data["on"]),
+                status=data["st"],
+                resolved_at=_instant(data["ra"]),
+            )
+            _fill_episode(row, data, now)
         _score(row, now)
         rows.append(row)
     rows.sort(key=lambda r: r.sort_key)
     return rows
 
 
-def _fill_episode(row: TriageRow, data: dict[str, Any], today: date, now: datetime) -> None:
+def _fill_episode(row: TriageRow, data: dict[str, Any], now: datetime) -> None:
     episode = row.episode
     acute_hours, rest_cap_hours, nsaid_flag_day = data["pr"]
-    row.day = today.toordinal() - episode.onset.astimezone(row.zone).date().toordinal() + 1
+    row.day = row.today.toordinal() - episode.onset.astimezone(row.zone).date().toordinal() + 1
     if episode.resolved_at is not None and episode.resolved_at <= now:
         row.phase = "resolved"
     else:
         row.phase = "acute" if now < episode.onset + timedelta(hours=acute_hours) else "heat"
     row.latest_pain, row.last_checkin_at = data["lp"], _instant(data["lc"])
     row.last_delivery_at = _instant(data["ld"])
-    means = data["p7"]
-    row.pain_7d = [{"date": today - timedelta(days=6 - index), "mean": mean} for index, mean in enumerate(means)]
+    row.pain_means = means = data["p7"]
     row.pain_trend = _trend([mean for mean in means if mean is not None])
     row.not_improving_day = data["ni"]
     row.not_improving = row.not_improving_day is not None
-    rest = timedelta(seconds=data["rc"])
-    open_since = _instant(data["ro"])
-    if open_since is not None and open_since < now:
-        rest += now - open_since
-    row.rest_hours = round(rest.total_seconds() / 3600, 1)
+    rest = data["rc"]
+    if data["ro"] is not None:
+        open_since = datetime.fromisoformat(data["ro"])
+        if open_since < now:
+            rest += (now - open_since).total_seconds()
+    row.rest_hours = round(rest / 3600, 1)
     row.rest_cap_hours = rest_cap_hours
-    row.rest_over_cap = rest > timedelta(hours=rest_cap_hours)
+    row.rest_over_cap = rest > rest_cap_hours * 3600
     row.nsaid_days = data["nd"]
     row.nsaid_flag_day = nsaid_flag_day
     row.nsaid_over = row.nsaid_days >= nsaid_flag_day
@@ -609,10 +633,10 @@ def _fill_episode(row: TriageRow, data: dict[str, Any], today: date, now: dateti
         "reminders_sent": sent,
         "reminders_acted": acted,
     }
-    if episode.status == Episode.Status.OPEN:
+    if data["fl"] and episode.status == Episode.Status.OPEN:
         reviewed = row.link.last_reviewed_at
         for level, at in data["fl"]:
-            if level in row.red_flags and (reviewed is None or _instant(at) > reviewed):
+            if level in row.red_flags and (reviewed is None or datetime.fromisoformat(at) > reviewed):
                 row.red_flags[level] += 1
 
 
@@ -662,21 +686,14 @@ def triage_summaries_refresh(*, now: datetime | None = None, batch: int = 200) -
     read rarely has to (beat runs it every minute: a new local day, a reminder come due, a write). Returns how
     many were computed."""
     now = now or timezone.now()
-    links = _with_current_episode(
-        CareLink.objects.filter(status=CareLink.Status.ACTIVE, patient__is_active=True).order_by("patient_id")
-    )
-    stale, seen, today = [], set(), {}
-    for row in _dicts(links.values("patient_id", "current", zone=F("patient__profile__timezone"))):
-        current = _json(row["current"])
-        zone = row["zone"] or "UTC"
-        if current is None or current["id"] in seen:
-            continue
-        seen.add(current["id"])
-        current["data"] = _json(current["data"])
-        if zone not in today:
-            today[zone] = now.astimezone(ZoneInfo(zone)).date().toordinal()
-        if not _fresh(current, zone, today[zone], now):
-            stale.append((uuid.UUID(str(current["id"])), zone, current["revision"] or 0))
+    links = _with_summary(CareLink.objects.filter(status=CareLink.Status.ACTIVE, patient__is_active=True))
+    rows, seen = [], set()
+    for row in _dicts(links.order_by("patient_id").values("patient_id", *_SUMMARY)):
+        if row["patient_id"] not in seen:
+            seen.add(row["patient_id"])
+            row["s_data"], row["zone"] = _json(row["s_data"]), row["zone"] or "UTC"
+            rows.append(SimpleNamespace(**row))
+    stale = _stale(rows, now, {})
     for start in range(0, len(stale), batch):
         _summaries_compute(stale=stale[start : start + batch], now=now)
     return len(stale)

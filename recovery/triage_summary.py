@@ -21,33 +21,33 @@ logger = logging.getLogger(__name__)
 _TABLE = TriageSummary._meta.db_table
 
 
-def triage_summaries_touch(*, episode_ids: Iterable[Any]) -> None:
-    """Mark the episodes' summaries out of date. Call it last in the write's transaction (after its other
+def triage_summaries_touch(*, patient_ids: Iterable[int]) -> None:
+    """Mark the patients' summaries out of date. Call it last in the write's transaction (after its other
     locks: a summary row is the last lock a writer takes, so writers and readers never wait in a cycle)."""
-    ids = sorted({str(episode_id) for episode_id in episode_ids if episode_id is not None})
+    ids = sorted({int(patient_id) for patient_id in patient_ids if patient_id is not None})
     if not ids:
         return
     values = ", ".join(["(%s, 1, '')"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {_TABLE} (episode_id, revision, zone) VALUES {values} "  # noqa: S608 (fixed names, bound values)
-            f"ON CONFLICT (episode_id) DO UPDATE SET revision = {_TABLE}.revision + 1",
-            [_db_uuid(i) for i in ids],
+            f"INSERT INTO {_TABLE} (patient_id, revision, zone) VALUES {values} "  # noqa: S608 (fixed names, bound values)
+            f"ON CONFLICT (patient_id) DO UPDATE SET revision = {_TABLE}.revision + 1",
+            ids,
         )
 
 
 def triage_summaries_store(*, summaries: list[dict[str, Any]], computed_at: datetime) -> int:
-    """Keep what a reader computed: each {"episode_id", "revision" (as read before the data; 0 when there was no
+    """Keep what a reader computed: each {"patient_id", "revision" (as read before the data; 0 when there was no
     row), "valid_until", "zone", "data"}. A row whose revision moved meanwhile is left stale. Best effort: a
     failure (a lock conflict, say) costs a recomputation next time, never the reader's answer."""
     if not summaries:
         return 0
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     rows, params = [], []
-    for summary in sorted(summaries, key=lambda s: str(s["episode_id"])):  # key order: concurrent stores never deadlock
+    for summary in sorted(summaries, key=lambda s: s["patient_id"]):  # key order: concurrent stores never deadlock
         rows.append(f"(%s, %s, %s, %s, %s, %s, %s{json_cast})")
         params += [
-            _db_uuid(summary["episode_id"]),
+            summary["patient_id"],
             summary["revision"],
             summary["revision"],
             _db_instant(computed_at),
@@ -56,8 +56,8 @@ def triage_summaries_store(*, summaries: list[dict[str, Any]], computed_at: date
             json.dumps(summary["data"], separators=(",", ":")),
         ]
     sql = (
-        f"INSERT INTO {_TABLE} (episode_id, revision, computed_revision, computed_at, valid_until, zone, data) "  # noqa: S608
-        f"VALUES {', '.join(rows)} ON CONFLICT (episode_id) DO UPDATE SET "
+        f"INSERT INTO {_TABLE} (patient_id, revision, computed_revision, computed_at, valid_until, zone, data) "  # noqa: S608
+        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id) DO UPDATE SET "
         "computed_revision = excluded.computed_revision, computed_at = excluded.computed_at, "
         "valid_until = excluded.valid_until, zone = excluded.zone, data = excluded.data "
         f"WHERE {_TABLE}.revision = excluded.revision"
@@ -77,9 +77,3 @@ def triage_summaries_store(*, summaries: list[dict[str, Any]], computed_at: date
 
 def _db_instant(value: datetime | None) -> Any:
     return TriageSummary._meta.get_field("computed_at").get_db_prep_value(value, connection)
-
-
-def _db_uuid(value: Any) -> Any:
-    """The episode id as the backend stores a UUID (SQLite: 32 hex digits, PostgreSQL: the uuid type)."""
-    field = TriageSummary._meta.pk
-    return field.get_db_prep_value(field.to_python(value), connection)

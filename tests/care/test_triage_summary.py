@@ -55,7 +55,7 @@ def _row(physio_api) -> dict:
 
 
 def _stored(episode_id) -> TriageSummary:
-    return TriageSummary.objects.get(episode_id=episode_id)
+    return TriageSummary.objects.get(patient__episodes=episode_id)
 
 
 def _fresh_answer(physio_api) -> dict:
@@ -164,9 +164,10 @@ def test_writes_around_the_services_show_within_the_maximum_age(physio_api, epis
 
 def test_a_summary_computed_before_a_write_is_not_stored(physio, episode_id):
     TriageSummary.objects.all().delete()
-    triage_summaries_touch(episode_ids=[episode_id])  # a write committed after the reader noted "no row"
+    patient_id = Episode.objects.get(pk=episode_id).patient_id
+    triage_summaries_touch(patient_ids=[patient_id])  # a write committed after the reader noted "no row"
     stored = triage_summaries_store(
-        summaries=[{"episode_id": episode_id, "revision": 0, "valid_until": None, "zone": "UTC", "data": {"ck": 0}}],
+        summaries=[{"patient_id": patient_id, "revision": 0, "valid_until": None, "zone": "UTC", "data": {"ck": 0}}],
         computed_at=NOW,
     )
     assert stored == 0
