@@ -7,7 +7,6 @@ import time
 import uuid
 
 from django.utils import timezone
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from recovery.delivery_services import reminder_payload
@@ -15,6 +14,22 @@ from recovery.models import Reminder
 from tests.conftest import EpisodeFactory
 
 from .conftest import sign_in, wait_worker
+
+# A synthetic tap (or button press, with an action) on the notification with this tag, once the worker
+# shows it: a push is handled asynchronously, and a redelivery replaces the notification. Waiting from
+# the page would not do: wait_for_function takes a returned Promise for a truthy answer at once.
+TAP = """async ([tag, action]) => {
+  for (let i = 0; i < 100; i++) {
+    const [n] = await self.registration.getNotifications({tag});
+    if (n) {
+      try { self.dispatchEvent(new NotificationEvent("notificationclick", {notification: n, action})); }
+      catch (e) { /* waitUntil refuses an untrusted event; the handler's work has started by then */ }
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}"""
 
 
 def png_size(body: bytes) -> tuple[int, int]:
@@ -121,13 +136,7 @@ def test_push_shows_notification_and_its_button_acks(page, live_server, patient_
 
     # The "Done" button: the worker's own click handler posts the signed token to the ack endpoint.
     worker = page.context.service_workers[0]
-    worker.evaluate(
-        """async () => {
-             const [n] = await self.registration.getNotifications();
-             try { self.dispatchEvent(new NotificationEvent("notificationclick", {notification: n, action: "done"})); }
-             catch (e) { /* waitUntil refuses an untrusted event; the fetch has started by then */ }
-           }"""
-    )
+    assert worker.evaluate(TAP, [reminder.slot, "done"]), "no notification to tap"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         reminder.refresh_from_db()
@@ -141,24 +150,21 @@ def test_push_shows_notification_and_its_button_acks(page, live_server, patient_
         "ServiceWorker.deliverPushMessage",
         {"origin": base, "registrationId": registration_id, "data": json.dumps(payload)},
     )
-    page.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(l => l.length === 1)")
-    # A synthetic click (not a user's) now and then finds no notification in the worker yet, or its
-    # message to the page is lost; a real tap has neither problem. Tap again until the screen opens.
-    heading = page.get_by_role("heading", name="How is your back?")
-    for _ in range(5):
-        worker.evaluate(
-            """async (tag) => {
-                 const [n] = await self.registration.getNotifications({tag});
-                 if (!n) return;
-                 try { self.dispatchEvent(new NotificationEvent("notificationclick", {notification: n})); }
-                 catch (e) { /* as above */ }
-               }""",
-            reminder.slot,
-        )
-        try:
-            heading.wait_for(timeout=3000)
-            break
-        except PlaywrightTimeoutError:
-            continue
-    expect(heading).to_be_visible()
+    assert worker.evaluate(TAP, [reminder.slot, ""]), "the redelivered push showed no notification"
+    expect(page.get_by_role("heading", name="How is your back?")).to_be_visible()
     assert page.url.endswith("/#/checkin")
+
+    # A tap that lands while the app is still loading the session (a reopened tab, say) is not lost:
+    # the worker puts the screen in the URL and the app routes only once it knows who is signed in.
+    held = []
+    page.route("**/api/me/", lambda route: held.append(route))
+    page.reload(wait_until="commit")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert held, "the app never asked for the session"
+    worker.evaluate("() => openScreen('#/history')")
+    held[0].continue_()
+    page.unroute("**/api/me/")
+    expect(page.get_by_role("heading", name="History", exact=True)).to_be_visible()
+    assert page.url.endswith("/#/history")

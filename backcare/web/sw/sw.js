@@ -111,14 +111,24 @@ async function ack(data, action) {
 }
 
 async function openScreen(hash) {
+  // The screen travels in the URL, not in a message: a page reads its route from location.hash
+  // whenever it loads or the hash changes, so nothing depends on a message reaching a listener.
+  const url = new URL(`/${hash}`, self.location.origin).href;
   const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
-  for (const client of windows) {
-    if (new URL(client.url).origin === self.location.origin) {
-      client.postMessage({ type: "open", hash });
-      return client.focus();
-    }
+  // Prefer the app's shell; any other page of the site (admin, offline) is navigated to it.
+  const client = windows.find((c) => new URL(c.url).pathname === "/") || windows[0];
+  if (!client) return self.clients.openWindow(url);
+  // Not chained: focus() can be refused (no user gesture left), the route must change regardless.
+  const focused = client.focus().catch(() => null);
+  // Always: client.url may be stale (Chromium keeps the URL the document loaded with, not its hash).
+  try {
+    await client.navigate(url);
+  } catch {
+    // navigate() needs a window this worker controls (not so after a hard reload, for example).
+    if (new URL(client.url).pathname === "/") client.postMessage({ type: "open", hash });
+    else await self.clients.openWindow(url);
   }
-  return self.clients.openWindow(`/${hash}`);
+  await focused;
 }
 
 self.addEventListener("message", (event) => {

@@ -32,6 +32,10 @@ const screens = {
 
 export const session = { me: null };
 let cleanup = null;
+// Bumped by every render: a slower, older render must not replace the screen a newer one shows.
+let renders = 0;
+// The screen asked for before signing in (a tapped reminder, a bookmark): opened once signed in.
+let wanted = null;
 
 async function loadMe() {
   try {
@@ -50,7 +54,10 @@ export async function signedIn(me) {
   await kvSet("me", me);
   prefetch(me);
   flush({ background: true });
-  go(homeRoute());
+  const tabs = me && me.role === "physiotherapist" ? PHYSIO_TABS : PATIENT_TABS;
+  const next = wanted && tabs.some(([route]) => route === wanted) ? wanted : homeRoute();
+  wanted = null;
+  go(next);
 }
 
 export function homeRoute() {
@@ -87,8 +94,12 @@ function renderNav(active) {
 }
 
 async function render() {
+  const turn = ++renders;
   let { name, params } = parseHash();
-  if (!session.me && !PUBLIC.has(name)) name = "signin";
+  if (!session.me && !PUBLIC.has(name)) {
+    if (screens[name]) wanted = name;
+    name = "signin";
+  }
   if (session.me && (PUBLIC.has(name) || !screens[name])) name = homeRoute();
   if (`#/${[name, ...params].join("/")}` !== location.hash && !params.length) {
     history.replaceState(null, "", `#/${name}`);
@@ -99,13 +110,20 @@ async function render() {
   const main = document.getElementById("main");
   main.dataset.screen = name;
   const screen = await screens[name]();
+  if (turn !== renders) return;
   const root = h("div", { class: "screen" });
   main.replaceChildren(root);
+  let done = null;
   try {
-    cleanup = (await screen(root, params, { go, session, signedIn })) || null;
+    done = (await screen(root, params, { go, session, signedIn })) || null;
   } catch (error) {
     root.append(h("p", { class: "error", role: "alert" }, `This screen could not load: ${error.message}`));
   }
+  if (turn !== renders) {
+    if (done) done();
+    return;
+  }
+  cleanup = done;
   focusHeading(root);
 }
 
@@ -120,20 +138,20 @@ function showNetwork() {
 
 async function registerWorker() {
   if (!("serviceWorker" in navigator)) return;
+  // Before any await: the worker's messages are dropped if no listener is there once the document
+  // has loaded. A tapped notification sends one to a window the worker cannot navigate.
+  navigator.serviceWorker.addEventListener("message", (event) => {
+    if (event.data && event.data.type === "open") location.hash = event.data.hash;
+  });
   try {
     await navigator.serviceWorker.register("/sw.js", { scope: "/" });
   } catch (error) {
     console.warn("service worker not registered", error);
   }
-  // A tapped notification asks an open window to show its screen.
-  navigator.serviceWorker.addEventListener("message", (event) => {
-    if (event.data && event.data.type === "open") location.hash = event.data.hash;
-  });
 }
 
 async function start() {
   registerWorker();
-  window.addEventListener("hashchange", render);
   // A link to the screen already shown starts it afresh (no hashchange fires for it).
   document.addEventListener("click", (event) => {
     const link = event.target.closest && event.target.closest('a[href^="#/"]');
@@ -169,6 +187,9 @@ async function start() {
     await Promise.race([flush({ background: true }), new Promise((resolve) => setTimeout(resolve, 4000))]);
   }
   showNetwork();
+  // Only now: a route set while the session loads (a tapped reminder) would otherwise be rendered
+  // as signed out, rewritten to #/signin and lost. The render below reads the latest hash.
+  window.addEventListener("hashchange", render);
   await render();
   document.body.dataset.ready = "1";
 }
