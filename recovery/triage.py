@@ -38,10 +38,11 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    TextField,
     Value,
     When,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
@@ -257,22 +258,30 @@ _SUMMARY = ("checkin_mark", "s_revision", "s_computed", "s_zone", "s_data", "zon
 
 
 def _link_rows(links) -> list[SimpleNamespace]:
-    # Plain values, not model instances: 500 rows of three models each would cost more than the query.
-    fields = ("id", "patient_id", "status", "consented_at", "ended_at", "last_reviewed_at")
+    # Plain values, not model instances: 500 rows of three models each would cost more than the query. The
+    # link's instants come as text: datetime.fromisoformat is several times cheaper than the driver's loader.
     rows = []
     for row in _dicts(
         links.values(
-            *fields,
+            "id",
+            "patient_id",
+            "status",
             *_SUMMARY,
             "device_webpush",
             "device_fcm",
             "device_apns",
             display_name=F("patient__display_name"),
             email=F("patient__email"),
+            consented=Cast("consented_at", TextField()),
+            ended=Cast("ended_at", TextField()),
+            reviewed=Cast("last_reviewed_at", TextField()),
         )
     ):
         row["s_data"] = _json(row["s_data"])
         row["zone"] = row["zone"] or "UTC"
+        row["consented_at"] = _instant(row.pop("consented"))
+        row["ended_at"] = _instant(row.pop("ended"))
+        row["last_reviewed_at"] = _instant(row.pop("reviewed"))
         rows.append(SimpleNamespace(**row))
     return rows
 
@@ -284,7 +293,7 @@ def _fresh(link: SimpleNamespace, today: int, now: datetime) -> bool:
     data, revision = link.s_data, link.s_revision
     if data is None or revision is None or link.s_computed != revision or link.s_zone != link.zone:
         return False
-    if data["t"] != today or data["ck"] != (link.checkin_mark or 0):
+    if data.get("t") != today or data.get("ck") != (link.checkin_mark or 0) or "at" not in data:
         return False
     computed_at = datetime.fromisoformat(data["at"])
     if not (computed_at <= now < computed_at + MAX_AGE):

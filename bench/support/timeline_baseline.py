@@ -10,8 +10,9 @@ Both authenticate the knox token the way bench.support.baseline does (one query)
   and the pain check-ins per day of the windows the queue reads (LATERAL subqueries, one statement), 50 shown:
   what computing the queue from the data costs at the least;
 * triage_summaries: the rows the queue reads once every summary is stored (recovery.TriageSummary): every
-  active link with its patient, zone, active device, current episode, its summary and newest check-in id (one
-  statement), 50 shown: what reading the stored queue costs at the least.
+  active link with its patient, zone, active device, the summary of its current episode and newest check-in id (one
+  statement; the summary's JSON passed on as text, unread), 50 shown: what reading the stored queue costs at the
+  least.
 """
 
 import json
@@ -163,19 +164,17 @@ SELECT l.id, l.patient_id, l.consented_at, l.last_reviewed_at, u.display_name, u
 
 
 TRIAGE_SUMMARIES_SQL = """
-SELECT l.id, l.patient_id, l.consented_at, l.last_reviewed_at, u.display_name, u.email,
+SELECT l.id, l.patient_id, l.status, l.consented_at, l.ended_at, l.last_reviewed_at, u.display_name, u.email,
        coalesce(pr.timezone, 'UTC') AS zone,
        EXISTS (SELECT 1 FROM push_notifications_webpushdevice w WHERE w.user_id = l.patient_id AND w.active)
          AS has_device,
-       e.id AS episode, e.onset, e.status, e.resolved_at,
-       (SELECT c.id FROM recovery_checkin c WHERE c.episode_id = e.id ORDER BY c.id DESC LIMIT 1) AS checkin_mark,
-       s.revision, s.computed_revision, s.computed_at, s.valid_until, s.data
+       (SELECT c.id FROM recovery_checkin c WHERE c.patient_id = l.patient_id ORDER BY c.id DESC LIMIT 1)
+         AS checkin_mark,
+       s.revision, s.computed_revision, s.zone AS summary_zone, s.data
   FROM recovery_carelink l
   JOIN accounts_user u ON u.id = l.patient_id AND u.is_active AND u.role = 'patient'
   LEFT JOIN accounts_profile pr ON pr.user_id = u.id
-  LEFT JOIN LATERAL (SELECT * FROM recovery_episode e0 WHERE e0.patient_id = l.patient_id
-                      ORDER BY e0.status, e0.onset DESC LIMIT 1) e ON true
-  LEFT JOIN recovery_triagesummary s ON s.episode_id = e.id
+  LEFT JOIN recovery_triagesummary s ON s.patient_id = l.patient_id
  WHERE l.physiotherapist_id = %(physio)s AND l.status = 'active'
  ORDER BY l.last_reviewed_at NULLS FIRST, l.patient_id
 """
