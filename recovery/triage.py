@@ -16,7 +16,7 @@ import binascii
 import json
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -70,6 +70,7 @@ from .triage_summary import triage_summaries_store
 MAX_AGE = timedelta(minutes=10)  # bounds a summary's life whatever happened around the services
 DAYS_KEPT = 8  # the local days before today that a summary looks at
 FIRST_DAYS = 3  # the episode's first local days, kept for "not improving"
+SUMMARY_FORMAT = 1  # bump when the summary's keys change: stored ones of another format are computed again
 SILENCE = timedelta(hours=48)
 HIGH_PAIN = 7
 LOW_ADHERENCE = 0.5
@@ -95,39 +96,153 @@ REASONS = tuple(WEIGHTS)
 PHASES = ("acute", "heat", "resolved", "none")
 
 
-@dataclass
+_LEVELS = (RedFlagLevel.EMERGENCY, RedFlagLevel.URGENT, RedFlagLevel.SOON)
+_FLAG_REASONS = tuple(f"redflag_{level}" for level in _LEVELS)
+
+
 class TriageRow:
-    link: SimpleNamespace  # the care link's fields, the patient's (display_name, email, timezone) and signals
-    episode: SimpleNamespace | None  # the current episode's fields and aggregates
-    zone: ZoneInfo
-    day: int | None = None
-    phase: str = "none"
-    red_flags: dict[str, int] = field(default_factory=dict)
-    latest_pain: int | None = None
-    last_checkin_at: datetime | None = None
-    pain_means: list[float | None] = field(default_factory=list)  # the last seven local days, today last
-    today: date | None = None
-    pain_trend: str | None = None
-    not_improving: bool = False
-    not_improving_day: int | None = None
-    rest_hours: float = 0.0
-    rest_cap_hours: int | None = None
-    rest_over_cap: bool = False
-    nsaid_days: int = 0
-    nsaid_flag_day: int | None = None
-    nsaid_over: bool = False
-    adherence: dict[str, Any] = field(default_factory=dict)
-    has_active_device: bool = False
-    last_delivery_at: datetime | None = None
-    no_delivery_48h: bool = False
-    need: int = 0
-    reasons: list[str] = field(default_factory=list)
+    """One patient of the queue. What ranking needs (phase, red flags, reasons, need) is worked out for every
+    row; what is only shown (pain per day, adherence, rest...) is read from the summary when asked for, so only
+    the rows of the page pay for it."""
+
+    __slots__ = ("link", "zone", "today", "now", "data", "episode", "phase", "day", "red_flags")
+    __slots__ += ("has_active_device", "no_delivery_48h", "need", "reasons")
+
+    def __init__(self, link: Any, zone: ZoneInfo, today: date, now: datetime, data: dict | None):
+        self.link, self.zone, self.today, self.now = link, zone, today, now
+        self.has_active_device = bool(link.device_webpush or link.device_fcm or link.device_apns)
+        self.red_flags = dict.fromkeys(_LEVELS, 0)
+        self.no_delivery_48h = False
+        self.episode, self.phase, self.day, self.data = None, "none", None, None
+        if data is not None and data["e"] is not None:
+            self.data = data
+            onset, resolved_at = datetime.fromisoformat(data["on"]), _instant(data["ra"])
+            self.episode = SimpleNamespace(id=data["e"], onset=onset, status=data["st"], resolved_at=resolved_at)
+            self.day = today.toordinal() - data["o1"] + 1
+            if resolved_at is not None and resolved_at <= now:
+                self.phase = "resolved"
+            else:
+                self.phase = "acute" if now < onset + timedelta(hours=data["pr"][0]) else "heat"
+            if data["fl"] and data["st"] == Episode.Status.OPEN:
+                reviewed = link.last_reviewed_at
+                for level, at in data["fl"]:
+                    if level in self.red_flags and (reviewed is None or datetime.fromisoformat(at) > reviewed):
+                        self.red_flags[level] += 1
+        self._score()
+
+    def _score(self) -> None:
+        reasons = [reason for reason, level in zip(_FLAG_REASONS, _LEVELS, strict=True) if self.red_flags[level]]
+        data, now = self.data, self.now
+        if data is not None:
+            if data["ni"] is not None:
+                reasons.append("not_improving_day14" if data["ni"] >= 14 else "not_improving_day7")
+            if self.phase in ("acute", "heat"):
+                if data["tr"] == "worsening":
+                    reasons.append("pain_worsening")
+                if self.rest_over_cap:
+                    reasons.append("rest_over_cap")
+                if self.nsaid_over:
+                    reasons.append("nsaid_days")
+                if data["lp"] is not None and data["lp"] >= HIGH_PAIN:
+                    reasons.append("high_pain")
+                silent = now - max(self.episode.onset, self.link.consented_at) >= SILENCE
+                if silent and (data["lc"] is None or now - datetime.fromisoformat(data["lc"]) >= SILENCE):
+                    reasons.append("no_checkin_48h")
+                done, planned = data["ad"][0], data["ad"][1]
+                if planned >= MIN_PLANNED_FOR_ADHERENCE and round(min(1.0, done / planned), 2) < LOW_ADHERENCE:
+                    reasons.append("low_adherence")
+                if not self.has_active_device:
+                    reasons.append("no_active_device")
+                elif silent and (data["ld"] is None or now - datetime.fromisoformat(data["ld"]) >= SILENCE):
+                    self.no_delivery_48h = True
+                    reasons.append("no_delivery_48h")
+        self.reasons = reasons
+        extra = WEIGHTS["redflag_emergency"] * max(0, self.red_flags[RedFlagLevel.EMERGENCY] - 1)
+        self.need = sum(WEIGHTS[reason] for reason in reasons) + extra
+
+    # --- shown, not ranked: read when asked ---------------------------------------------------------------
+
+    def _get(self, key: str, default: Any = None) -> Any:
+        return self.data[key] if self.data is not None else default
+
+    @property
+    def latest_pain(self) -> int | None:
+        return self._get("lp")
+
+    @property
+    def last_checkin_at(self) -> datetime | None:
+        return _instant(self._get("lc"))
+
+    @property
+    def last_delivery_at(self) -> datetime | None:
+        return _instant(self._get("ld"))
 
     @property
     def pain_7d(self) -> list[dict[str, Any]]:
-        """Mean pain per local day, oldest first (built for the rows shown, not for every row ranked)."""
+        """Mean pain per local day, oldest first, today last."""
         today = self.today
-        return [{"date": today - timedelta(days=6 - i), "mean": mean} for i, mean in enumerate(self.pain_means)]
+        return [{"date": today - timedelta(days=6 - i), "mean": mean} for i, mean in enumerate(self._get("p7", []))]
+
+    @property
+    def pain_trend(self) -> str | None:
+        return self._get("tr")
+
+    @property
+    def not_improving_day(self) -> int | None:
+        return self._get("ni")
+
+    @property
+    def not_improving(self) -> bool:
+        return self.not_improving_day is not None
+
+    @property
+    def _rest_seconds(self) -> float:
+        data = self.data
+        if data is None:
+            return 0.0
+        rest = data["rc"]
+        if data["ro"] is not None:
+            open_since = datetime.fromisoformat(data["ro"])
+            if open_since < self.now:
+                rest += (self.now - open_since).total_seconds()
+        return rest
+
+    @property
+    def rest_hours(self) -> float:
+        return round(self._rest_seconds / 3600, 1)
+
+    @property
+    def rest_cap_hours(self) -> int | None:
+        return self.data["pr"][1] if self.data is not None else None
+
+    @property
+    def rest_over_cap(self) -> bool:
+        return self.data is not None and self._rest_seconds > self.data["pr"][1] * 3600
+
+    @property
+    def nsaid_days(self) -> int:
+        return self._get("nd", 0)
+
+    @property
+    def nsaid_flag_day(self) -> int | None:
+        return self.data["pr"][2] if self.data is not None else None
+
+    @property
+    def nsaid_over(self) -> bool:
+        return self.data is not None and self.data["nd"] >= self.data["pr"][2]
+
+    @property
+    def adherence(self) -> dict[str, Any]:
+        if self.data is None:
+            return {}
+        done, planned, sent, acted = self.data["ad"]
+        return {
+            "applications_done": done,
+            "applications_planned": planned,
+            "ratio": round(min(1.0, done / planned), 2) if planned else None,
+            "reminders_sent": sent,
+            "reminders_acted": acted,
+        }
 
     @property
     def adherence_or_none(self) -> dict[str, Any] | None:
@@ -257,43 +372,65 @@ def _iso(value: datetime | None) -> str | None:
 _SUMMARY = ("checkin_mark", "s_revision", "s_computed", "s_zone", "s_data", "zone")
 
 
-def _link_rows(links) -> list[SimpleNamespace]:
-    # Plain values, not model instances: 500 rows of three models each would cost more than the query. The
-    # link's instants come as text: datetime.fromisoformat is several times cheaper than the driver's loader.
-    rows = []
-    for row in _dicts(
-        links.values(
-            "id",
-            "patient_id",
-            "status",
-            *_SUMMARY,
-            "device_webpush",
-            "device_fcm",
-            "device_apns",
-            display_name=F("patient__display_name"),
-            email=F("patient__email"),
-            consented=Cast("consented_at", TextField()),
-            ended=Cast("ended_at", TextField()),
-            reviewed=Cast("last_reviewed_at", TextField()),
+class _Link:
+    """One row of the queue's query: the care link, its patient, the patient's stored summary."""
+
+    __slots__ = ("id", "patient_id", "status", *_SUMMARY, "device_webpush", "device_fcm", "device_apns")
+    __slots__ += ("display_name", "email", "consented_at", "ended_at", "last_reviewed_at")
+
+    def __init__(self, row: tuple):
+        (self.id, self.patient_id, self.status, self.checkin_mark, self.s_revision, self.s_computed, self.s_zone) = row[
+            :7
+        ]
+        self.s_data, self.zone = _json(row[7]), row[8] or "UTC"
+        self.device_webpush, self.device_fcm, self.device_apns, self.display_name, self.email = row[9:14]
+        # As text: datetime.fromisoformat is several times cheaper than the driver's loader.
+        self.consented_at, self.ended_at, self.last_reviewed_at = (_instant(value) for value in row[14:17])
+
+
+_LINK_COLUMNS = ("id", "patient_id", "status", *_SUMMARY, "device_webpush", "device_fcm", "device_apns")
+_LINK_COLUMNS += ("display_name", "email", "consented", "ended", "reviewed")
+_STAND_IN_PHYSIO = -7_319_004_213
+_LINKS_SQL: dict[str, tuple[str, tuple]] = {}
+
+
+def _link_rows(*, physiotherapist: User, search: str | None) -> list[_Link]:
+    # Plain values, not model instances: 500 rows of three models each would cost more than the query.
+    def query(physio: User):
+        return (
+            _links(physiotherapist=physio, search=search)
+            .annotate(
+                display_name=F("patient__display_name"),
+                email=F("patient__email"),
+                consented=Cast("consented_at", TextField()),
+                ended=Cast("ended_at", TextField()),
+                reviewed=Cast("last_reviewed_at", TextField()),
+            )
+            .values_list(*_LINK_COLUMNS)
         )
-    ):
-        row["s_data"] = _json(row["s_data"])
-        row["zone"] = row["zone"] or "UTC"
-        row["consented_at"] = _instant(row.pop("consented"))
-        row["ended_at"] = _instant(row.pop("ended"))
-        row["last_reviewed_at"] = _instant(row.pop("reviewed"))
-        rows.append(SimpleNamespace(**row))
-    return rows
+
+    if connection.vendor != "postgresql" or search is not None or not physiotherapist.is_physiotherapist:
+        return [_Link(row) for row in _tuples(query(physiotherapist))]
+    # Building the query costs more than a tenth of the read: compiled once, with a stand-in for the reader.
+    if "queue" not in _LINKS_SQL:
+        stand_in = User(pk=_STAND_IN_PHYSIO, role=physiotherapist.role)
+        sql, params = query(stand_in).query.sql_with_params()
+        _LINKS_SQL["queue"] = (sql, tuple(params))
+    sql, template = _LINKS_SQL["queue"]
+    params = [physiotherapist.pk if value == _STAND_IN_PHYSIO else value for value in template]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_Link(row) for row in cursor.fetchall()]
 
 
-def _fresh(link: SimpleNamespace, today: int, now: datetime) -> bool:
+def _fresh(link: Any, today: int, now: datetime) -> bool:
     """Whether the stored summary still says what the data says (see recovery.models.TriageSummary). It holds the
     signals of the local day it was computed on (`today`, an ordinal), so a new day in the patient's zone
     computes it again."""
     data, revision = link.s_data, link.s_revision
     if data is None or revision is None or link.s_computed != revision or link.s_zone != link.zone:
         return False
-    if data.get("t") != today or data.get("ck") != (link.checkin_mark or 0) or "at" not in data:
+    if data.get("v") != SUMMARY_FORMAT or data.get("t") != today or data.get("ck") != (link.checkin_mark or 0):
         return False
     computed_at = datetime.fromisoformat(data["at"])
     if not (computed_at <= now < computed_at + MAX_AGE):
@@ -484,13 +621,14 @@ def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> d
     for patient_id, zone_key, revision in stale:
         today = now.astimezone(ZoneInfo(zone_key)).date().toordinal()
         fact = facts.get(patient_id)
-        data = {"t": today, "at": now.isoformat(), "e": None, "ck": 0, "vu": None}
+        data = {"v": SUMMARY_FORMAT, "t": today, "at": now.isoformat(), "e": None, "ck": 0, "vu": None}
         if fact is not None:
             data.update(_episode_signals(fact, protocols.of(fact), ZoneInfo(zone_key), today, now))
             data["nd"], data["fl"] = nsaid[fact.id], flags[fact.id]
             data["ad"], data["p7"], data["ni"] = _day_signals(
                 fact, days[fact.id], protocols.of(fact), ZoneInfo(zone_key), today, now
             )
+            data["tr"] = _trend([mean for mean in data["p7"] if mean is not None])
         out[patient_id] = data
         stored.append(
             {
@@ -509,6 +647,7 @@ def _episode_signals(fact: SimpleNamespace, protocol: Protocol, zone: ZoneInfo, 
     return {
         "e": str(fact.id),
         "on": fact.onset.isoformat(),
+        "o1": fact.onset.astimezone(zone).date().toordinal(),
         "st": fact.status,
         "ra": _iso(fact.resolved_at),
         "vu": _iso(fact.pending_due),
@@ -568,7 +707,7 @@ def _trend(means: list[float]) -> str | None:
     return "stable"
 
 
-def _stale(links: list[SimpleNamespace], now: datetime, today: dict[str, int]) -> list[tuple[int, str, int]]:
+def _stale(links: list, now: datetime, today: dict[str, int]) -> list[tuple[int, str, int]]:
     """(patient id, zone, revision read) of the links whose summary is missing or out of date; `today` collects
     each zone's local day (an ordinal) at `now`."""
     stale = []
@@ -583,7 +722,7 @@ def _stale(links: list[SimpleNamespace], now: datetime, today: dict[str, int]) -
 def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: str | None = None) -> list[TriageRow]:
     """Every patient visible to the physiotherapist with the signals of their current episode, sorted by need."""
     now = now or timezone.now()
-    links = _link_rows(_links(physiotherapist=physiotherapist, search=search))
+    links = _link_rows(physiotherapist=physiotherapist, search=search)
     today: dict[str, int] = {}
     stale = _stale(links, now, today)
     computed = _summaries_compute(stale=stale, now=now) if stale else {}
@@ -591,103 +730,9 @@ def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: s
     rows = []
     for link in links:
         zone, local_today = zones[link.zone]
-        row = TriageRow(link=link, episode=None, zone=zone, today=local_today)
-        row.has_active_device = link.device_webpush or link.device_fcm or link.device_apns
-        row.red_flags = {RedFlagLevel.EMERGENCY: 0, RedFlagLevel.URGENT: 0, RedFlagLevel.SOON: 0}
-        data = computed.get(link.patient_id) or link.s_data
-        if data["e"] is not None:
-            row.episode = SimpleNamespace(
-                id=data["e"],
-                onset=datetime.fromisoformat(data["on"]),
-                status=data["st"],
-                resolved_at=_instant(data["ra"]),
-            )
-            _fill_episode(row, data, now)
-        _score(row, now)
-        rows.append(row)
+        rows.append(TriageRow(link, zone, local_today, now, computed.get(link.patient_id) or link.s_data))
     rows.sort(key=lambda r: r.sort_key)
     return rows
-
-
-def _fill_episode(row: TriageRow, data: dict[str, Any], now: datetime) -> None:
-    episode = row.episode
-    acute_hours, rest_cap_hours, nsaid_flag_day = data["pr"]
-    row.day = row.today.toordinal() - episode.onset.astimezone(row.zone).date().toordinal() + 1
-    if episode.resolved_at is not None and episode.resolved_at <= now:
-        row.phase = "resolved"
-    else:
-        row.phase = "acute" if now < episode.onset + timedelta(hours=acute_hours) else "heat"
-    row.latest_pain, row.last_checkin_at = data["lp"], _instant(data["lc"])
-    row.last_delivery_at = _instant(data["ld"])
-    row.pain_means = means = data["p7"]
-    row.pain_trend = _trend([mean for mean in means if mean is not None])
-    row.not_improving_day = data["ni"]
-    row.not_improving = row.not_improving_day is not None
-    rest = data["rc"]
-    if data["ro"] is not None:
-        open_since = datetime.fromisoformat(data["ro"])
-        if open_since < now:
-            rest += (now - open_since).total_seconds()
-    row.rest_hours = round(rest / 3600, 1)
-    row.rest_cap_hours = rest_cap_hours
-    row.rest_over_cap = rest > rest_cap_hours * 3600
-    row.nsaid_days = data["nd"]
-    row.nsaid_flag_day = nsaid_flag_day
-    row.nsaid_over = row.nsaid_days >= nsaid_flag_day
-    done, planned, sent, acted = data["ad"]
-    row.adherence = {
-        "applications_done": done,
-        "applications_planned": planned,
-        "ratio": round(min(1.0, done / planned), 2) if planned else None,
-        "reminders_sent": sent,
-        "reminders_acted": acted,
-    }
-    if data["fl"] and episode.status == Episode.Status.OPEN:
-        reviewed = row.link.last_reviewed_at
-        for level, at in data["fl"]:
-            if level in row.red_flags and (reviewed is None or datetime.fromisoformat(at) > reviewed):
-                row.red_flags[level] += 1
-
-
-def _score(row: TriageRow, now: datetime) -> None:
-    reasons = []
-    for level in (RedFlagLevel.EMERGENCY, RedFlagLevel.URGENT, RedFlagLevel.SOON):
-        if row.red_flags.get(level):
-            reasons.append(f"redflag_{level}")
-    episode = row.episode
-    active = episode is not None and row.phase in ("acute", "heat")
-    if row.not_improving:
-        reasons.append(
-            "not_improving_day14" if row.not_improving_day and row.not_improving_day >= 14 else "not_improving_day7"
-        )
-    if row.pain_trend == "worsening" and active:
-        reasons.append("pain_worsening")
-    if row.rest_over_cap and active:
-        reasons.append("rest_over_cap")
-    if row.nsaid_over and active:
-        reasons.append("nsaid_days")
-    if active and row.latest_pain is not None and row.latest_pain >= HIGH_PAIN:
-        reasons.append("high_pain")
-    if active:
-        quiet_since = max(episode.onset, row.link.consented_at)
-        if now - quiet_since >= SILENCE and (row.last_checkin_at is None or now - row.last_checkin_at >= SILENCE):
-            reasons.append("no_checkin_48h")
-        ratio = row.adherence.get("ratio")
-        if (
-            ratio is not None
-            and ratio < LOW_ADHERENCE
-            and row.adherence["applications_planned"] >= MIN_PLANNED_FOR_ADHERENCE
-        ):
-            reasons.append("low_adherence")
-        if not row.has_active_device:
-            reasons.append("no_active_device")
-        elif now - quiet_since >= SILENCE and (row.last_delivery_at is None or now - row.last_delivery_at >= SILENCE):
-            row.no_delivery_48h = True
-            reasons.append("no_delivery_48h")
-    row.reasons = reasons
-    row.need = sum(WEIGHTS[reason] for reason in reasons) + (
-        WEIGHTS["redflag_emergency"] * max(0, row.red_flags.get(RedFlagLevel.EMERGENCY, 0) - 1)
-    )
 
 
 def triage_summaries_refresh(*, now: datetime | None = None, batch: int = 200) -> int:

@@ -7,7 +7,7 @@ law asks; the actor's name is kept as it was at the time of the access.
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 
 
 class AppendOnlyError(Exception):
@@ -15,6 +15,34 @@ class AppendOnlyError(Exception):
 
 
 class AccessLogQuerySet(models.QuerySet):
+    def append_reads(
+        self, *, at, actor_id: int, actor_label: str, patient_ids: list[int], action: str, path: str, request_id: str
+    ) -> int:
+        """One row per patient, all else shared: one INSERT statement (on PostgreSQL without building a model per
+        row: the queue logs fifty patients per page, and model instances cost more than the write)."""
+        if connection.vendor != "postgresql":
+            rows = [
+                AccessLog(
+                    at=at,
+                    actor_id=actor_id,
+                    actor_label=actor_label,
+                    patient_id=patient_id,
+                    action=action,
+                    path=path,
+                    request_id=request_id,
+                )
+                for patient_id in patient_ids
+            ]
+            return len(self.bulk_create(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {AccessLog._meta.db_table} "  # noqa: S608 (the table's own name; values bound)
+                "(at, actor_id, actor_label, patient_id, action, path, request_id) "
+                "SELECT %s, %s, %s, patient, %s, %s, %s FROM unnest(%s::bigint[]) AS patient",
+                [at, actor_id, actor_label, action, path, request_id, list(patient_ids)],
+            )
+            return cursor.rowcount
+
     def update(self, **kwargs):
         raise AppendOnlyError("The access log is append-only: rows are never updated.")
 

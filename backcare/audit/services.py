@@ -17,30 +17,23 @@ class AccessNotRecorded(exceptions.APIException):
     default_code = "access_not_recorded"
 
 
-def access_record(
-    *, actor: User, patient_ids: Iterable[int], action: str, path: str, request_id: str
-) -> list[AccessLog]:
-    """Append one row per patient whose data `actor` is about to be shown (one INSERT).
+def access_record(*, actor: User, patient_ids: Iterable[int], action: str, path: str, request_id: str) -> int:
+    """Append one row per patient whose data `actor` is about to be shown (one INSERT). Returns how many.
 
     Raises AccessNotRecorded if the log cannot be written: the caller must not answer the read then.
     """
-    now = timezone.now()
-    label = (actor.display_name or actor.email)[:254]
-    rows = [
-        AccessLog(
-            at=now,
-            actor=actor,
-            actor_label=label,
-            patient_id=patient_id,
+    ids = list(dict.fromkeys(patient_ids))
+    if not ids:
+        return 0
+    try:
+        return AccessLog.objects.append_reads(
+            at=timezone.now(),
+            actor_id=actor.pk,
+            actor_label=(actor.display_name or actor.email)[:254],
+            patient_ids=ids,
             action=action,
             path=path[:500],
             request_id=request_id[:64],
         )
-        for patient_id in dict.fromkeys(patient_ids)
-    ]
-    if not rows:
-        return []
-    try:
-        return AccessLog.objects.bulk_create(rows)
     except DatabaseError as exc:
         raise AccessNotRecorded() from exc

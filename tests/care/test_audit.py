@@ -86,7 +86,7 @@ def test_refused_reads_are_not_logged(physio_api, patient):
 @pytest.mark.parametrize("suffix", [*READS, "?triage"])
 def test_if_the_log_cannot_be_written_nothing_is_shown(linked, physio_api, patient, suffix):
     url = "/api/physio/patients/" if suffix == "?triage" else f"/api/physio/patients/{patient.pk}/{suffix}"
-    with mock.patch.object(AccessLog.objects, "bulk_create", side_effect=DatabaseError("disk full")):
+    with mock.patch.object(AccessLog.objects, "append_reads", side_effect=DatabaseError("disk full")):
         response = physio_api.get(url)
     assert response.status_code == 503
     assert set(response.json()) == {"detail"}
@@ -95,7 +95,7 @@ def test_if_the_log_cannot_be_written_nothing_is_shown(linked, physio_api, patie
 
 
 def test_if_the_log_cannot_be_written_a_note_is_not_kept(linked, physio_api, patient):
-    with mock.patch.object(AccessLog.objects, "bulk_create", side_effect=DatabaseError("disk full")):
+    with mock.patch.object(AccessLog.objects, "append_reads", side_effect=DatabaseError("disk full")):
         response = physio_api.post(f"/api/physio/patients/{patient.pk}/notes/", {"text": "lost"})
     assert response.status_code == 503
     assert not CareNote.objects.exists()

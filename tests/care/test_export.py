@@ -203,7 +203,7 @@ def test_every_export_is_written_to_the_access_log(episode, berliner, physio, ph
 def test_if_the_log_cannot_be_written_nothing_is_exported(episode, berliner, physio_api, url):
     from unittest import mock
 
-    with mock.patch.object(AccessLog.objects, "bulk_create", side_effect=DatabaseError("disk full")):
+    with mock.patch.object(AccessLog.objects, "append_reads", side_effect=DatabaseError("disk full")):
         response = physio_api.get(url.format(berliner.pk))
     assert response.status_code == 503
     assert response["Content-Type"] == "application/json"
