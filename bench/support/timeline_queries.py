@@ -36,6 +36,7 @@ def main() -> int:
         queries = [q["sql"] for q in captured.captured_queries]  # read now: later requests may reset the log
         with CaptureQueriesContext(connection) as again:
             client.get(path, **headers)
+        queries_again = len(again.captured_queries)  # read now, as above
         timings = []
         for _ in range(spec.get("repeat", 5)):
             started = time.perf_counter()
@@ -43,7 +44,7 @@ def main() -> int:
             timings.append((time.perf_counter() - started) * 1000)
         out[name] = {
             "queries": len(queries),
-            "queries_again": len(again.captured_queries),
+            "queries_again": queries_again,
             "ms_first": round(first_ms, 2),
             "status": response.status_code,
             "ms_min": round(min(timings), 2),
