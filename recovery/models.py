@@ -455,7 +455,9 @@ class TriageSummary(models.Model):
     computed_at = models.DateTimeField(null=True, blank=True)
     valid_until = models.DateTimeField(null=True, blank=True, help_text="The next due reminder: counts change then")
     zone = models.CharField(max_length=64, blank=True)
-    data = models.JSONField(null=True, blank=True, help_text="The episode's signals (and computed_at, valid_until)")
+    # JSON as text, not jsonb: the queue reads 500 of them at a time, and PostgreSQL prints jsonb at several times
+    # the cost of text; nothing queries inside it.
+    data = models.TextField(null=True, blank=True, help_text="The episode's signals, JSON (recovery/triage.py)")
 
     def __str__(self) -> str:
         return f"triage summary of patient {self.patient_id} r{self.revision}"

@@ -353,7 +353,7 @@ def _tuples(qs) -> list[tuple]:
 
 
 def _json(value: Any) -> Any:
-    # Django's psycopg setup hands JSON columns back as text (the ORM on SQLite has parsed them already).
+    # A summary is JSON text; Django's psycopg setup hands JSON columns back as text too (SQLite's ORM parses them).
     return orjson.loads(value) if isinstance(value, str) else value
 
 
@@ -385,7 +385,11 @@ class _Link:
         self.s_data, self.zone = _json(row[7]), row[8] or "UTC"
         self.device_webpush, self.device_fcm, self.device_apns, self.display_name, self.email = row[9:14]
         # As text: datetime.fromisoformat is several times cheaper than the driver's loader.
-        self.consented_at, self.ended_at, self.last_reviewed_at = (_instant(value) for value in row[14:17])
+        self.consented_at, self.ended_at, self.last_reviewed_at = (
+            _instant(row[14]),
+            _instant(row[15]),
+            _instant(row[16]),
+        )
 
 
 _LINK_COLUMNS = ("id", "patient_id", "status", *_SUMMARY, "device_webpush", "device_fcm", "device_apns")

@@ -42,10 +42,9 @@ def triage_summaries_store(*, summaries: list[dict[str, Any]], computed_at: date
     failure (a lock conflict, say) costs a recomputation next time, never the reader's answer."""
     if not summaries:
         return 0
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     rows, params = [], []
     for summary in sorted(summaries, key=lambda s: s["patient_id"]):  # key order: concurrent stores never deadlock
-        rows.append(f"(%s, %s, %s, %s, %s, %s, %s{json_cast})")
+        rows.append("(%s, %s, %s, %s, %s, %s, %s)")
         params += [
             summary["patient_id"],
             summary["revision"],
