@@ -14,6 +14,7 @@ more. The same rules as the patient's own screen apply (recovery.protocol.engine
 import base64
 import binascii
 import json
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,12 +24,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
     CharField,
     Count,
     DateField,
+    DateTimeField,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -42,7 +45,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
@@ -64,7 +67,7 @@ from .models import (
     RestPeriod,
 )
 from .protocol.definition import Protocol, prescribe, protocol_from_dict
-from .timeline import START_KINDS
+from .timeline import START_KINDS, local_day_bounds
 from .triage_summary import triage_summaries_store
 
 MAX_AGE = timedelta(minutes=10)  # bounds a summary's life whatever happened around the services
@@ -77,6 +80,8 @@ LOW_ADHERENCE = 0.5
 MIN_PLANNED_FOR_ADHERENCE = 3
 
 # How much each concern adds to a patient's need. Red flags dominate, emergencies above all.
+logger = logging.getLogger(__name__)
+
 WEIGHTS: dict[str, int] = {
     "redflag_emergency": 1000,
     "redflag_urgent": 300,
@@ -308,14 +313,30 @@ class TriagePage:
 def _with_summary(links):
     """Each link with its patient's stored summary (a plain join) and newest check-in id (one index probe)."""
     newest_checkin = CheckIn.objects.filter(patient=OuterRef("patient_id")).order_by("-pk").values("pk")[:1]
+    summary = "patient__triage_summary__"
     return links.annotate(
         checkin_mark=Subquery(newest_checkin),
-        s_revision=F("patient__triage_summary__revision"),
-        s_computed=F("patient__triage_summary__computed_revision"),
-        s_zone=F("patient__triage_summary__zone"),
-        s_data=F("patient__triage_summary__data"),
+        s_revision=F(f"{summary}revision"),
+        s_computed=F(f"{summary}computed_revision"),
+        s_zone=F(f"{summary}zone"),
+        s_fmt=F(f"{summary}fmt"),
+        s_mark=F(f"{summary}checkin_mark"),
+        s_at=Cast(f"{summary}computed_at", TextField()),
+        s_expires=Cast(f"{summary}expires_at", TextField()),
+        s_data=F(f"{summary}data"),
         zone=F("patient__profile__timezone"),
     )
+
+
+def _stale_q(now: datetime) -> Q:
+    """The links (of _with_summary) whose summary is missing or out of date: the rule of _fresh, in SQL."""
+    summary = "patient__triage_summary__"
+    missing = Q(s_revision__isnull=True) | Q(s_computed__isnull=True) | Q(s_fmt__isnull=True) | Q(s_mark__isnull=True)
+    missing |= Q(**{f"{summary}computed_at__isnull": True}) | Q(**{f"{summary}expires_at__isnull": True})
+    moved = ~Q(s_computed=F("s_revision")) | ~Q(s_fmt=SUMMARY_FORMAT)
+    moved |= ~Q(s_zone=Coalesce(F("zone"), Value("UTC"))) | ~Q(s_mark=Coalesce(F("checkin_mark"), Value(0)))
+    timed = Q(**{f"{summary}computed_at__gt": now}) | Q(**{f"{summary}expires_at__lte": now})
+    return missing | moved | timed
 
 
 def _links(*, physiotherapist: User, search: str | None):
@@ -369,7 +390,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-_SUMMARY = ("checkin_mark", "s_revision", "s_computed", "s_zone", "s_data", "zone")
+_SUMMARY = ("checkin_mark", "s_revision", "s_computed", "s_zone", "s_fmt", "s_mark", "s_at", "s_expires")
+_SUMMARY += ("s_data", "zone")
 
 
 class _Link:
@@ -379,16 +401,16 @@ class _Link:
     __slots__ += ("display_name", "email", "consented_at", "ended_at", "last_reviewed_at")
 
     def __init__(self, row: tuple):
-        (self.id, self.patient_id, self.status, self.checkin_mark, self.s_revision, self.s_computed, self.s_zone) = row[
-            :7
-        ]
-        self.s_data, self.zone = _json(row[7]), row[8] or "UTC"
-        self.device_webpush, self.device_fcm, self.device_apns, self.display_name, self.email = row[9:14]
+        self.id, self.patient_id, self.status, self.checkin_mark, self.s_revision, self.s_computed = row[:6]
+        self.s_zone, self.s_fmt, self.s_mark = row[6:9]
+        self.s_at, self.s_expires = _instant(row[9]), _instant(row[10])
+        self.s_data, self.zone = _json(row[11]), row[12] or "UTC"
+        self.device_webpush, self.device_fcm, self.device_apns, self.display_name, self.email = row[13:18]
         # As text: datetime.fromisoformat is several times cheaper than the driver's loader.
         self.consented_at, self.ended_at, self.last_reviewed_at = (
-            _instant(row[14]),
-            _instant(row[15]),
-            _instant(row[16]),
+            _instant(row[18]),
+            _instant(row[19]),
+            _instant(row[20]),
         )
 
 
@@ -427,19 +449,13 @@ def _link_rows(*, physiotherapist: User, search: str | None) -> list[_Link]:
         return [_Link(row) for row in cursor.fetchall()]
 
 
-def _fresh(link: Any, today: int, now: datetime) -> bool:
-    """Whether the stored summary still says what the data says (see recovery.models.TriageSummary). It holds the
-    signals of the local day it was computed on (`today`, an ordinal), so a new day in the patient's zone
-    computes it again."""
-    data, revision = link.s_data, link.s_revision
-    if data is None or revision is None or link.s_computed != revision or link.s_zone != link.zone:
+def _fresh(link: Any, now: datetime) -> bool:
+    """Whether the stored summary still says what the data says (see recovery.models.TriageSummary)."""
+    if link.s_data is None or link.s_revision is None or link.s_computed != link.s_revision:
         return False
-    if data.get("v") != SUMMARY_FORMAT or data.get("t") != today or data.get("ck") != (link.checkin_mark or 0):
+    if link.s_zone != link.zone or link.s_fmt != SUMMARY_FORMAT or link.s_mark != (link.checkin_mark or 0):
         return False
-    computed_at = datetime.fromisoformat(data["at"])
-    if not (computed_at <= now < computed_at + MAX_AGE):
-        return False
-    return data["vu"] is None or now < datetime.fromisoformat(data["vu"])
+    return link.s_at is not None and link.s_expires is not None and link.s_at <= now < link.s_expires
 
 
 _VERSIONS: dict[int, tuple[int, dict]] = {}  # pk -> (version, definition): a version's rows never change
@@ -451,7 +467,7 @@ class _Protocols:
 
     def __init__(self, episodes):
         wanted = {episode.protocol_version_id for episode in episodes}
-        if None in wanted or not wanted <= set(_VERSIONS):
+        if not _VERSIONS or not wanted - {None} <= set(_VERSIONS):
             for pk, number, definition in ProtocolVersion.objects.values_list("pk", "version", "definition"):
                 _VERSIONS[pk] = (number, definition)
         self._cache: dict[tuple, Protocol] = {}
@@ -594,9 +610,10 @@ def _day_rows(*, ids: list, zones: set[str], now: datetime) -> list[tuple]:
     return _tuples(combined.values_list("src", "episode_id", "day", "a", "b", "c"))
 
 
-def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> dict[int, dict[str, Any]]:
+def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> tuple[dict[int, dict[str, Any]], int]:
     """Summaries of the patients `stale` names, as (patient id, zone, the revision read before), computed from
-    the data in three queries for the patient's local day at `now`, and stored for the next read."""
+    the data in three queries for the patient's local day at `now`, and stored for the next read. Returns their
+    data by patient and how many were stored."""
     facts = _episode_facts(patient_ids=[patient_id for patient_id, _, _ in stale], now=now)
     ids = [fact.id for fact in facts.values()]
     days: dict[Any, dict[int, list[int]]] = defaultdict(dict)
@@ -623,39 +640,86 @@ def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> d
     protocols = _Protocols(facts.values()) if facts else None
     out, stored = {}, []
     for patient_id, zone_key, revision in stale:
-        today = now.astimezone(ZoneInfo(zone_key)).date().toordinal()
+        zone = ZoneInfo(zone_key)
+        today = now.astimezone(zone).date()
         fact = facts.get(patient_id)
-        data = {"v": SUMMARY_FORMAT, "t": today, "at": now.isoformat(), "e": None, "ck": 0, "vu": None}
+        data: dict[str, Any] = {"e": None}
+        summary = dict.fromkeys(_RANK_COLUMNS)
+        summary.update(episode_open=False, rank_not_improving=0, rank_active=0)
         if fact is not None:
-            data.update(_episode_signals(fact, protocols.of(fact), ZoneInfo(zone_key), today, now))
+            protocol = protocols.of(fact)
+            data.update(_episode_signals(fact, protocol, zone, now))
             data["nd"], data["fl"] = nsaid[fact.id], flags[fact.id]
             data["ad"], data["p7"], data["ni"] = _day_signals(
-                fact, days[fact.id], protocols.of(fact), ZoneInfo(zone_key), today, now
+                fact, days[fact.id], protocol, zone, today.toordinal(), now
             )
             data["tr"] = _trend([mean for mean in data["p7"] if mean is not None])
+            summary.update(_rank_columns(fact, data))
         out[patient_id] = data
-        stored.append(
-            {
-                "patient_id": patient_id,
-                "revision": revision,
-                "valid_until": fact.pending_due if fact is not None else None,
-                "zone": zone_key,
-                "data": data,
-            }
+        expiry = [now + MAX_AGE, local_day_bounds(day=today, zone=zone)[1]]
+        if fact is not None and fact.pending_due is not None:
+            expiry.append(fact.pending_due)
+        summary.update(
+            patient_id=patient_id,
+            revision=revision,
+            computed_at=now,
+            valid_until=fact.pending_due if fact is not None else None,
+            expires_at=min(expiry),
+            zone=zone_key,
+            fmt=SUMMARY_FORMAT,
+            checkin_mark=fact.checkin_mark or 0 if fact is not None else 0,
+            data=data,
         )
-    triage_summaries_store(summaries=stored, computed_at=now)
-    return out
+        stored.append(summary)
+    return out, triage_summaries_store(summaries=stored)
 
 
-def _episode_signals(fact: SimpleNamespace, protocol: Protocol, zone: ZoneInfo, today: int, now: datetime) -> dict:
+_RANK_COLUMNS = ("episode_id", "onset", "resolved_at", "rest_over_at", "last_checkin_at", "last_delivery_at")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _rank_columns(fact: SimpleNamespace, data: dict[str, Any]) -> dict[str, Any]:
+    """What the database ranks by: the reasons of TriageRow._score that need neither the clock nor the link, and
+    the instants at which the others change."""
+    acute_hours, rest_cap_hours, nsaid_flag_day = data["pr"]
+    active = []
+    if data["tr"] == "worsening":
+        active.append("pain_worsening")
+    if data["nd"] >= nsaid_flag_day:
+        active.append("nsaid_days")
+    if data["lp"] is not None and data["lp"] >= HIGH_PAIN:
+        active.append("high_pain")
+    done, planned = data["ad"][0], data["ad"][1]
+    if planned >= MIN_PLANNED_FOR_ADHERENCE and round(min(1.0, done / planned), 2) < LOW_ADHERENCE:
+        active.append("low_adherence")
+    rest_over_at = None  # rest > cap once now passes it (never without a rest running)
+    if data["rc"] > rest_cap_hours * 3600:
+        rest_over_at = _EPOCH
+    elif fact.rest_open is not None:
+        rest_over_at = fact.rest_open + timedelta(seconds=rest_cap_hours * 3600 - data["rc"])
+    not_improving = 0
+    if data["ni"] is not None:
+        not_improving = WEIGHTS["not_improving_day14" if data["ni"] >= 14 else "not_improving_day7"]
+    return {
+        "episode_id": fact.id,
+        "episode_open": fact.status == Episode.Status.OPEN,
+        "onset": fact.onset,
+        "resolved_at": fact.resolved_at,
+        "rank_not_improving": not_improving,
+        "rank_active": sum(WEIGHTS[reason] for reason in active),
+        "rest_over_at": rest_over_at,
+        "last_checkin_at": fact.last_checkin_at,
+        "last_delivery_at": fact.last_sent,
+    }
+
+
+def _episode_signals(fact: SimpleNamespace, protocol: Protocol, zone: ZoneInfo, now: datetime) -> dict:
     return {
         "e": str(fact.id),
         "on": fact.onset.isoformat(),
         "o1": fact.onset.astimezone(zone).date().toordinal(),
         "st": fact.status,
         "ra": _iso(fact.resolved_at),
-        "vu": _iso(fact.pending_due),
-        "ck": fact.checkin_mark or 0,
         "lc": _iso(fact.last_checkin_at),
         "lp": fact.last_pain,
         "ld": _iso(fact.last_sent),
@@ -718,7 +782,7 @@ def _stale(links: list, now: datetime, today: dict[str, int]) -> list[tuple[int,
     for link in links:
         if link.zone not in today:
             today[link.zone] = now.astimezone(ZoneInfo(link.zone)).date().toordinal()
-        if not _fresh(link, today[link.zone], now):
+        if not _fresh(link, now):
             stale.append((link.patient_id, link.zone, link.s_revision or 0))
     return stale
 
@@ -729,7 +793,7 @@ def triage_rows(*, physiotherapist: User, now: datetime | None = None, search: s
     links = _link_rows(physiotherapist=physiotherapist, search=search)
     today: dict[str, int] = {}
     stale = _stale(links, now, today)
-    computed = _summaries_compute(stale=stale, now=now) if stale else {}
+    computed = _summaries_compute(stale=stale, now=now)[0] if stale else {}
     zones = {key: (ZoneInfo(key), date.fromordinal(ordinal)) for key, ordinal in today.items()}
     rows = []
     for link in links:
@@ -745,16 +809,133 @@ def triage_summaries_refresh(*, now: datetime | None = None, batch: int = 200) -
     many were computed."""
     now = now or timezone.now()
     links = _with_summary(CareLink.objects.filter(status=CareLink.Status.ACTIVE, patient__is_active=True))
-    rows, seen = [], set()
-    for row in _dicts(links.order_by("patient_id").values("patient_id", *_SUMMARY)):
-        if row["patient_id"] not in seen:
-            seen.add(row["patient_id"])
-            row["s_data"], row["zone"] = _json(row["s_data"]), row["zone"] or "UTC"
-            rows.append(SimpleNamespace(**row))
-    stale = _stale(rows, now, {})
-    for start in range(0, len(stale), batch):
-        _summaries_compute(stale=stale[start : start + batch], now=now)
-    return len(stale)
+    stale = {}
+    for patient_id, zone, revision in _tuples(
+        links.filter(_stale_q(now)).order_by("patient_id").values_list("patient_id", "zone", "s_revision")
+    ):
+        stale[patient_id] = (patient_id, zone or "UTC", revision or 0)
+    chosen = list(stale.values())
+    for start in range(0, len(chosen), batch):
+        _summaries_compute(stale=chosen[start : start + batch], now=now)
+    return len(chosen)
+
+
+def _need(now: datetime) -> Any:
+    """TriageRow._score as one SQL expression over the stored summary, the link and the devices, so the database
+    ranks the queue and only the rows of a page reach Python (which scores them again: they must agree)."""
+    summary = "patient__triage_summary__"
+
+    def since_review(level: str) -> Coalesce:
+        flags = RedFlagEvent.objects.filter(
+            episode_id=OuterRef(f"{summary}episode_id"),
+            alert_physiotherapist=True,
+            level=level,
+            occurred_at__gt=OuterRef("reviewed_or_never"),
+        )
+        return Coalesce(Subquery(_count(flags), output_field=IntegerField()), Value(0))
+
+    def when(condition: Q, weight: int) -> Case:
+        return Case(When(condition, then=Value(weight)), default=Value(0), output_field=IntegerField())
+
+    quiet = now - SILENCE
+    silent = Q(**{f"{summary}onset__lte": quiet}, consented_at__lte=quiet)
+    active = Q(**{f"{summary}onset__isnull": False}) & (
+        Q(**{f"{summary}resolved_at__isnull": True}) | Q(**{f"{summary}resolved_at__gt": now})
+    )
+    no_device = Q(device_webpush=False, device_fcm=False, device_apns=False)
+    while_active = (
+        F(f"{summary}rank_active")
+        + when(Q(**{f"{summary}rest_over_at__lt": now}), WEIGHTS["rest_over_cap"])
+        + when(
+            silent
+            & (Q(**{f"{summary}last_checkin_at__isnull": True}) | Q(**{f"{summary}last_checkin_at__lte": quiet})),
+            WEIGHTS["no_checkin_48h"],
+        )
+        + when(no_device, WEIGHTS["no_active_device"])
+        + when(
+            ~no_device
+            & silent
+            & (Q(**{f"{summary}last_delivery_at__isnull": True}) | Q(**{f"{summary}last_delivery_at__lte": quiet})),
+            WEIGHTS["no_delivery_48h"],
+        )
+    )
+    flags = (
+        F("flags_emergency") * WEIGHTS["redflag_emergency"]
+        + when(Q(flags_urgent__gt=0), WEIGHTS["redflag_urgent"])
+        + when(Q(flags_soon__gt=0), WEIGHTS["redflag_soon"])
+    )
+    return {
+        "reviewed_or_never": Coalesce(F("last_reviewed_at"), Value(_EPOCH, output_field=DateTimeField())),
+        "flags_emergency": since_review(RedFlagLevel.EMERGENCY),
+        "flags_urgent": since_review(RedFlagLevel.URGENT),
+        "flags_soon": since_review(RedFlagLevel.SOON),
+        "need": Case(When(**{f"{summary}episode_open": True}, then=flags), default=Value(0))
+        + F(f"{summary}rank_not_improving")
+        + Case(When(active, then=while_active), default=Value(0), output_field=IntegerField()),
+    }
+
+
+def _count(qs) -> Any:
+    """A correlated COUNT(*) of qs, as a one-column subquery (NULL when there is nothing)."""
+    return qs.order_by().annotate(_g=Value(1)).values("_g").annotate(n=Count("id")).values("n")
+
+
+def _after_q(after: TriageCursor) -> Q:
+    """Rows that sort after the cursor: need descending, last review ascending (never first), patient id."""
+    if after.reviewed is None:
+        same_need = Q(last_reviewed_at__isnull=False) | Q(
+            last_reviewed_at__isnull=True, patient_id__gt=after.patient_id
+        )
+    else:
+        reviewed = datetime.fromtimestamp(after.reviewed, UTC)
+        same_need = Q(last_reviewed_at__gt=reviewed) | Q(last_reviewed_at=reviewed, patient_id__gt=after.patient_id)
+    return Q(need__lt=after.need) | (Q(need=after.need) & same_need)
+
+
+class RankDisagrees(AssertionError):
+    """The database and TriageRow scored a patient differently: a bug in one of them."""
+
+
+def _triage_page_ranked(*, physiotherapist: User, after: TriageCursor | None, limit: int, now: datetime):
+    """The queue's page ranked by the database (None if a summary could not be stored: rank in Python then)."""
+    links = _links(physiotherapist=physiotherapist, search=None)
+    stale = [
+        (patient_id, zone or "UTC", revision or 0)
+        for patient_id, zone, revision in _tuples(
+            links.filter(_stale_q(now)).values_list("patient_id", "zone", "s_revision")
+        )
+    ]
+    if stale and _summaries_compute(stale=stale, now=now)[1] != len(stale):
+        return None  # a write moved a summary meanwhile: this once, rank in Python
+    ranked = (
+        links.annotate(**_need(now))
+        .annotate(
+            display_name=F("patient__display_name"),
+            email=F("patient__email"),
+            consented=Cast("consented_at", TextField()),
+            ended=Cast("ended_at", TextField()),
+            reviewed=Cast("last_reviewed_at", TextField()),
+        )
+        .order_by(F("need").desc(), F("last_reviewed_at").asc(nulls_first=True), "patient_id")
+    )
+    if after is not None:
+        ranked = ranked.filter(_after_q(after))
+    zones: dict[str, tuple[ZoneInfo, date]] = {}
+    rows = []
+    for raw in _tuples(ranked.values_list(*_LINK_COLUMNS, "need")[: limit + 1]):
+        link = _Link(raw)
+        if link.zone not in zones:
+            zone = ZoneInfo(link.zone)
+            zones[link.zone] = (zone, now.astimezone(zone).date())
+        row = TriageRow(link, *zones[link.zone], now, link.s_data)
+        if row.need != raw[-1]:
+            message = f"patient {link.patient_id}: need {raw[-1]} in SQL, {row.need} in Python ({row.reasons})"
+            if settings.DEBUG or getattr(settings, "BACKCARE_TRIAGE_RANK_STRICT", False):
+                raise RankDisagrees(message)
+            logger.error("triage ranking disagrees: %s", message)
+        rows.append(row)
+    page = rows[:limit]
+    return TriagePage(page, TriageCursor.of(page[-1]) if len(rows) > limit else None)
 
 
 def triage_page(
@@ -767,7 +948,15 @@ def triage_page(
     search: str | None = None,
     now: datetime | None = None,
 ) -> TriagePage:
-    """One page of the queue, after `after`, optionally only one phase or patients with any of `reasons`."""
+    """One page of the queue, after `after`, optionally only one phase or patients with any of `reasons`.
+
+    Unfiltered, the database ranks it from the stored summaries and only the page is scored in Python; a filter
+    or a search ranks every row in Python (the same TriageRow)."""
+    now = now or timezone.now()
+    if phase is None and not reasons and not search:
+        page = _triage_page_ranked(physiotherapist=physiotherapist, after=after, limit=limit, now=now)
+        if page is not None:
+            return page
     rows = triage_rows(physiotherapist=physiotherapist, now=now, search=search)
     if phase is not None:
         rows = [row for row in rows if row.phase == phase]

@@ -9,7 +9,6 @@ the row if there is none, so a reader that saw no row cannot store a result that
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
@@ -36,29 +35,47 @@ def triage_summaries_touch(*, patient_ids: Iterable[int]) -> None:
         )
 
 
-def triage_summaries_store(*, summaries: list[dict[str, Any]], computed_at: datetime) -> int:
-    """Keep what a reader computed: each {"patient_id", "revision" (as read before the data; 0 when there was no
-    row), "valid_until", "zone", "data"}. A row whose revision moved meanwhile is left stale. Best effort: a
-    failure (a lock conflict, say) costs a recomputation next time, never the reader's answer."""
+_STORED = (
+    "computed_at",
+    "valid_until",
+    "expires_at",
+    "zone",
+    "fmt",
+    "checkin_mark",
+    "data",
+    "episode_id",
+    "episode_open",
+    "onset",
+    "resolved_at",
+    "rank_not_improving",
+    "rank_active",
+    "rest_over_at",
+    "last_checkin_at",
+    "last_delivery_at",
+)
+
+
+def triage_summaries_store(*, summaries: list[dict[str, Any]]) -> int:
+    """Keep what a reader computed: each a dict of "patient_id", "revision" (as read before the data; 0 when there
+    was no row) and the stored columns (`data` as a dict). A row whose revision moved meanwhile is left stale.
+    Best effort: a failure (a lock conflict, say) costs a recomputation next time, never the reader's answer."""
     if not summaries:
         return 0
+    fields = [TriageSummary._meta.get_field(name) for name in _STORED]
     rows, params = [], []
     for summary in sorted(summaries, key=lambda s: s["patient_id"]):  # key order: concurrent stores never deadlock
-        rows.append("(%s, %s, %s, %s, %s, %s, %s)")
-        params += [
-            summary["patient_id"],
-            summary["revision"],
-            summary["revision"],
-            _db_instant(computed_at),
-            _db_instant(summary["valid_until"]),
-            summary["zone"],
-            json.dumps(summary["data"], separators=(",", ":")),
-        ]
+        rows.append("(" + ", ".join(["%s"] * (3 + len(fields))) + ")")
+        params += [summary["patient_id"], summary["revision"], summary["revision"]]
+        for field in fields:
+            value = summary[field.name]
+            if field.name == "data":
+                value = json.dumps(value, separators=(",", ":"))
+            params.append(field.get_db_prep_value(value, connection))
+    columns = ", ".join(_STORED)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in ("computed_revision", *_STORED))
     sql = (
-        f"INSERT INTO {_TABLE} (patient_id, revision, computed_revision, computed_at, valid_until, zone, data) "  # noqa: S608
-        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id) DO UPDATE SET "
-        "computed_revision = excluded.computed_revision, computed_at = excluded.computed_at, "
-        "valid_until = excluded.valid_until, zone = excluded.zone, data = excluded.data "
+        f"INSERT INTO {_TABLE} (patient_id, revision, computed_revision, {columns}) "  # noqa: S608 (fixed names)
+        f"VALUES {', '.join(rows)} ON CONFLICT (patient_id) DO UPDATE SET {updates} "
         f"WHERE {_TABLE}.revision = excluded.revision"
     )
     try:
@@ -72,7 +89,3 @@ def triage_summaries_store(*, summaries: list[dict[str, Any]], computed_at: date
     except DatabaseError:
         logger.warning("triage summaries not stored; they are computed again next time", exc_info=True)
         return 0
-
-
-def _db_instant(value: datetime | None) -> Any:
-    return TriageSummary._meta.get_field("computed_at").get_db_prep_value(value, connection)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from backcare.accounts.models import Profile
 from recovery.models import CheckIn, Episode, Reminder, TriageSummary
 from recovery.triage import triage_rows
-from recovery.triage_summary import triage_summaries_store, triage_summaries_touch
+from recovery.triage_summary import _STORED, triage_summaries_store, triage_summaries_touch
 
 from .conftest import CareLinkFactory
 
@@ -166,10 +166,10 @@ def test_a_summary_computed_before_a_write_is_not_stored(physio, episode_id):
     TriageSummary.objects.all().delete()
     patient_id = Episode.objects.get(pk=episode_id).patient_id
     triage_summaries_touch(patient_ids=[patient_id])  # a write committed after the reader noted "no row"
-    stored = triage_summaries_store(
-        summaries=[{"patient_id": patient_id, "revision": 0, "valid_until": None, "zone": "UTC", "data": {"ck": 0}}],
-        computed_at=NOW,
-    )
+    columns = dict.fromkeys(_STORED)
+    columns.update(computed_at=NOW, expires_at=NOW + timedelta(minutes=5), zone="UTC", data={"e": None})
+    columns.update(episode_open=False, rank_not_improving=0, rank_active=0)
+    stored = triage_summaries_store(summaries=[{"patient_id": patient_id, "revision": 0, **columns}])
     assert stored == 0
     row = _stored(episode_id)
     assert (row.revision, row.computed_revision, row.data) == (1, None, None)
@@ -210,3 +210,55 @@ def test_beat_computes_the_summaries_ahead_of_the_read(physio, physio_api, episo
     _dispatch()
     assert triage_summaries_refresh() == 1
     assert _row(physio_api)["day"] == row["day"] + 1
+
+
+def test_the_database_ranks_as_python_does_across_time(physio, clock):
+    """The unfiltered queue is ranked in SQL (recovery.triage._need); a filter ranks in Python (TriageRow). Both
+    must give the same order, page by page, as the clock crosses each time-dependent signal."""
+    from push_notifications.models import WebPushDevice
+
+    from backcare.accounts.models import User
+    from recovery.models import CareLink, RedFlagEvent, RestPeriod
+    from recovery.triage import triage_page
+    from tests.conftest import CheckInFactory, EpisodeFactory, UserFactory
+
+    def patient(name, *, onset_hours, device=True, reviewed=None, zone="UTC"):
+        user = UserFactory(display_name=name, with_profile=zone)
+        CareLink.objects.create(
+            patient=user, physiotherapist=physio, consented_at=NOW - timedelta(days=3), last_reviewed_at=reviewed
+        )
+        if device:
+            WebPushDevice.objects.create(user=user, registration_id=f"https://127.0.0.1:9/{uuid.uuid4()}", active=True)
+        return user, EpisodeFactory(patient=user, onset=NOW - timedelta(hours=onset_hours))
+
+    _, resting = patient("resting", onset_hours=30)
+    RestPeriod.objects.create(
+        patient=resting.patient, episode=resting, client_uuid=uuid.uuid4(), started_at=NOW - timedelta(hours=47)
+    )
+    _, quiet = patient("quiet", onset_hours=40, device=False)
+    CheckInFactory(episode=quiet, occurred_at=NOW - timedelta(hours=47), pain=8)
+    _, flagged = patient("flagged", onset_hours=20, reviewed=NOW - timedelta(hours=2))
+    for level, hours in (("emergency", 3), ("urgent", 1), ("soon", 1)):  # the emergency was reviewed already
+        checkin = CheckInFactory(episode=flagged, occurred_at=NOW - timedelta(hours=hours), pain=6)
+        RedFlagEvent.objects.create(
+            patient=flagged.patient, episode=flagged, checkin=checkin, code=f"c-{level}", level=level, question="?",
+            guidance="!", ruleset_version=1, occurred_at=checkin.occurred_at,
+        )  # fmt: skip
+    _, healing = patient("healing", onset_hours=100, zone="Pacific/Kiritimati")
+    Episode.objects.filter(pk=healing.pk).update(status="resolved", resolved_at=NOW + timedelta(hours=2))
+    for index in range(4):
+        patient(f"calm {index}", onset_hours=10 + index, reviewed=NOW - timedelta(days=index) if index % 2 else None)
+    assert User.objects.filter(role="patient").count() == 8
+
+    for hours in (0, 1, 1.5, 3, 8, 30):  # rest over its cap, 48 h of silence, a resolution, a new local day
+        clock.move_to(NOW + timedelta(hours=hours))
+        python = [(r.link.patient_id, r.need) for r in triage_page(physiotherapist=physio, limit=200, search="@").rows]
+        walked, after = [], None
+        while True:
+            page = triage_page(physiotherapist=physio, limit=3, after=after)
+            walked += [(r.link.patient_id, r.need) for r in page.rows]
+            if page.next is None:
+                break
+            after = page.next
+        assert walked == python, hours
+    assert {need for _, need in python} != {0}
