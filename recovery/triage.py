@@ -37,6 +37,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     Subquery,
@@ -49,7 +50,7 @@ from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
-from backcare.accounts.models import User
+from backcare.accounts.models import Role, User
 from content.models import RedFlagLevel
 
 from .care_selectors import care_links_active_for
@@ -824,60 +825,57 @@ def _need(now: datetime) -> Any:
     """TriageRow._score as one SQL expression over the stored summary, the link and the devices, so the database
     ranks the queue and only the rows of a page reach Python (which scores them again: they must agree)."""
     summary = "patient__triage_summary__"
+    weight = WEIGHTS
 
-    def since_review(level: str) -> Coalesce:
-        flags = RedFlagEvent.objects.filter(
+    def when(*cases: tuple[Q, int]) -> Case:
+        return Case(
+            *(When(condition, then=Value(points)) for condition, points in cases),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+
+    # Open red flags since the last review, weighed in one pass: every emergency counts, urgent and soon once.
+    flags = (
+        RedFlagEvent.objects.filter(
             episode_id=OuterRef(f"{summary}episode_id"),
             alert_physiotherapist=True,
-            level=level,
             occurred_at__gt=OuterRef("reviewed_or_never"),
         )
-        return Coalesce(Subquery(_count(flags), output_field=IntegerField()), Value(0))
-
-    def when(condition: Q, weight: int) -> Case:
-        return Case(When(condition, then=Value(weight)), default=Value(0), output_field=IntegerField())
-
+        .order_by()
+        .annotate(_g=Value(1))
+        .values("_g")
+        .annotate(
+            points=Sum(when((Q(level=RedFlagLevel.EMERGENCY), weight["redflag_emergency"])))
+            + Max(when((Q(level=RedFlagLevel.URGENT), weight["redflag_urgent"])))
+            + Max(when((Q(level=RedFlagLevel.SOON), weight["redflag_soon"])))
+        )
+        .values("points")
+    )
     quiet = now - SILENCE
     silent = Q(**{f"{summary}onset__lte": quiet}, consented_at__lte=quiet)
     active = Q(**{f"{summary}onset__isnull": False}) & (
         Q(**{f"{summary}resolved_at__isnull": True}) | Q(**{f"{summary}resolved_at__gt": now})
     )
     no_device = Q(device_webpush=False, device_fcm=False, device_apns=False)
+    checkin_quiet = Q(**{f"{summary}last_checkin_at__isnull": True}) | Q(**{f"{summary}last_checkin_at__lte": quiet})
+    delivery_quiet = Q(**{f"{summary}last_delivery_at__isnull": True}) | Q(**{f"{summary}last_delivery_at__lte": quiet})
     while_active = (
         F(f"{summary}rank_active")
-        + when(Q(**{f"{summary}rest_over_at__lt": now}), WEIGHTS["rest_over_cap"])
-        + when(
-            silent
-            & (Q(**{f"{summary}last_checkin_at__isnull": True}) | Q(**{f"{summary}last_checkin_at__lte": quiet})),
-            WEIGHTS["no_checkin_48h"],
-        )
-        + when(no_device, WEIGHTS["no_active_device"])
-        + when(
-            ~no_device
-            & silent
-            & (Q(**{f"{summary}last_delivery_at__isnull": True}) | Q(**{f"{summary}last_delivery_at__lte": quiet})),
-            WEIGHTS["no_delivery_48h"],
-        )
-    )
-    flags = (
-        F("flags_emergency") * WEIGHTS["redflag_emergency"]
-        + when(Q(flags_urgent__gt=0), WEIGHTS["redflag_urgent"])
-        + when(Q(flags_soon__gt=0), WEIGHTS["redflag_soon"])
+        + when((Q(**{f"{summary}rest_over_at__lt": now}), weight["rest_over_cap"]))
+        + when((silent & checkin_quiet, weight["no_checkin_48h"]))
+        # One CASE, so the devices are looked up once: no device, else no delivery for 48 h.
+        + when((no_device, weight["no_active_device"]), (silent & delivery_quiet, weight["no_delivery_48h"]))
     )
     return {
         "reviewed_or_never": Coalesce(F("last_reviewed_at"), Value(_EPOCH, output_field=DateTimeField())),
-        "flags_emergency": since_review(RedFlagLevel.EMERGENCY),
-        "flags_urgent": since_review(RedFlagLevel.URGENT),
-        "flags_soon": since_review(RedFlagLevel.SOON),
-        "need": Case(When(**{f"{summary}episode_open": True}, then=flags), default=Value(0))
+        "need": Case(
+            When(**{f"{summary}episode_open": True}, then=Coalesce(Subquery(flags), Value(0))),
+            default=Value(0),
+            output_field=IntegerField(),
+        )
         + F(f"{summary}rank_not_improving")
         + Case(When(active, then=while_active), default=Value(0), output_field=IntegerField()),
     }
-
-
-def _count(qs) -> Any:
-    """A correlated COUNT(*) of qs, as a one-column subquery (NULL when there is nothing)."""
-    return qs.order_by().annotate(_g=Value(1)).values("_g").annotate(n=Count("id")).values("n")
 
 
 def _after_q(after: TriageCursor) -> Q:
@@ -896,17 +894,25 @@ class RankDisagrees(AssertionError):
     """The database and TriageRow scored a patient differently: a bug in one of them."""
 
 
-def _triage_page_ranked(*, physiotherapist: User, after: TriageCursor | None, limit: int, now: datetime):
-    """The queue's page ranked by the database (None if a summary could not be stored: rank in Python then)."""
+# Building these queries costs more than running them: on PostgreSQL each shape is compiled once with stand-in
+# values, and a read swaps its own values in (as recovery.timeline does).
+_STAND_INS = {
+    # Inside 32-bit integers: Django answers a lookup outside its field's range without asking the database.
+    "physio": -1_919_004_217,
+    "now": datetime(1901, 1, 1, 0, 0, 1, tzinfo=UTC),
+    "quiet": datetime(1901, 1, 1, 0, 0, 1, tzinfo=UTC) - SILENCE,
+    "need": -1_919_004_218,
+    "reviewed": datetime(1901, 1, 1, 0, 0, 3, tzinfo=UTC),
+    "after_patient": -1_919_004_219,
+}
+_COMPILED: dict[tuple, tuple[str, tuple]] = {}
+
+
+def _ranked_queries(*, physio: User | int, now: datetime, after: TriageCursor | None, limit: int):
+    """The two queries of a ranked page: the links whose summary is out of date, and the page itself."""
+    physiotherapist = physio if isinstance(physio, User) else User(pk=physio, role=Role.PHYSIOTHERAPIST)
     links = _links(physiotherapist=physiotherapist, search=None)
-    stale = [
-        (patient_id, zone or "UTC", revision or 0)
-        for patient_id, zone, revision in _tuples(
-            links.filter(_stale_q(now)).values_list("patient_id", "zone", "s_revision")
-        )
-    ]
-    if stale and _summaries_compute(stale=stale, now=now)[1] != len(stale):
-        return None  # a write moved a summary meanwhile: this once, rank in Python
+    stale = links.filter(_stale_q(now)).values_list("patient_id", "zone", "s_revision")
     ranked = (
         links.annotate(**_need(now))
         .annotate(
@@ -920,9 +926,69 @@ def _triage_page_ranked(*, physiotherapist: User, after: TriageCursor | None, li
     )
     if after is not None:
         ranked = ranked.filter(_after_q(after))
+    return stale, ranked.values_list(*_LINK_COLUMNS, "need")[: limit + 1]
+
+
+def _run(query) -> list[tuple]:
+    """Rows of a values_list() queryset (through the ORM's converters), or of compiled (sql, params)."""
+    if not isinstance(query, tuple):
+        return list(query)
+    sql, params = query
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _ranked_sql(*, physiotherapist: User, now: datetime, after: TriageCursor | None, limit: int):
+    if connection.vendor != "postgresql":
+        return _ranked_queries(physio=physiotherapist, now=now, after=after, limit=limit)
+    shape = (after is None, after is not None and after.reviewed is None, limit)
+    if shape not in _COMPILED:
+        stand_in_after = None
+        if after is not None:
+            reviewed = None if after.reviewed is None else _STAND_INS["reviewed"].timestamp()
+            stand_in_after = TriageCursor(_STAND_INS["need"], reviewed, _STAND_INS["after_patient"])
+        stale, ranked = _ranked_queries(
+            physio=_STAND_INS["physio"], now=_STAND_INS["now"], after=stand_in_after, limit=limit
+        )
+        if len(_COMPILED) >= 64:
+            _COMPILED.clear()
+        _COMPILED[shape] = tuple(
+            (sql, tuple(params)) for sql, params in (q.query.sql_with_params() for q in (stale, ranked))
+        )
+    actual = {
+        _STAND_INS["physio"]: physiotherapist.pk,
+        _STAND_INS["now"]: now,
+        _STAND_INS["quiet"]: now - SILENCE,
+    }
+    if after is not None:
+        actual[_STAND_INS["need"]] = after.need
+        actual[_STAND_INS["after_patient"]] = after.patient_id
+        if after.reviewed is not None:
+            actual[_STAND_INS["reviewed"]] = datetime.fromtimestamp(after.reviewed, UTC)
+    return tuple(
+        (sql, [actual.get(value, value) if _hashable(value) else value for value in template])
+        for sql, template in _COMPILED[shape]
+    )
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _triage_page_ranked(*, physiotherapist: User, after: TriageCursor | None, limit: int, now: datetime):
+    """The queue's page ranked by the database (None if a summary could not be stored: rank in Python then)."""
+    stale_query, ranked_query = _ranked_sql(physiotherapist=physiotherapist, now=now, after=after, limit=limit)
+    stale = [(patient_id, zone or "UTC", revision or 0) for patient_id, zone, revision in _run(stale_query)]
+    if stale and _summaries_compute(stale=stale, now=now)[1] != len(stale):
+        return None  # a write moved a summary meanwhile: this once, rank in Python
     zones: dict[str, tuple[ZoneInfo, date]] = {}
     rows = []
-    for raw in _tuples(ranked.values_list(*_LINK_COLUMNS, "need")[: limit + 1]):
+    for raw in _run(ranked_query):
         link = _Link(raw)
         if link.zone not in zones:
             zone = ZoneInfo(link.zone)
