@@ -12,7 +12,8 @@ interleaved over several rounds in alternating order so drift and noise hit each
 
     timeline              GET /api/physio/patients/<dense>/timeline/  (page of 50, written to the access log)
     timeline_floor        GET /bench/baseline/timeline/<dense>/        (the same 50 rows, one raw SQL query)
-    triage                GET /api/physio/patients/                    (500 patients ranked, first page of 50)
+    triage                GET /api/physio/patients/                    (500 patients ranked, first page of 50:
+                                                                        stored summaries, ranked in SQL)
     triage_floor          GET /bench/baseline/triage/                  (the same 500 rows from the data, one query)
     triage_summary_floor  GET /bench/baseline/triage-summaries/        (the 500 stored summaries, one query)
 

@@ -1,14 +1,17 @@
 """The physiotherapist's triage queue: every visible patient, what needs attention, sorted by need.
 
-A read costs one query for all patients: the active links (the visibility rule), each with its patient,
-whether a device is active, and its current episode with that episode's stored summary
-(recovery.TriageSummary). The signals are derived in Python from the summary and `now`: day and phase,
-pain per local day in the patient's zone, the 7-day trend, "not improving" at day 7 or 14, bed rest,
-NSAID days, adherence over the last seven local days, the last reminder delivered, open red flags.
+Each patient's signals live in a stored summary (recovery.TriageSummary, one row per patient): day and phase
+come from the onset and `now`; pain per local day in the patient's zone, the 7-day trend, "not improving"
+at day 7 or 14, bed rest, NSAID days, adherence over the last seven local days, the last reminder
+delivered and the open red flags from the summary. A summary that is missing or out of date is computed
+again, for all such patients at once, in three grouped queries, and stored.
 
-A summary that is missing or out of date (see TriageSummary) is computed again in three grouped
-queries for all such episodes at once and stored; the answer is the same either way, it only costs
-more. The same rules as the patient's own screen apply (recovery.protocol.engine).
+An unfiltered page is ranked by the database: TriageRow._score is also one SQL expression (_need) over the
+summary's columns, the link and the devices, ordered and cut to the page with a keyset cursor, so only
+the page's rows reach Python, where they are scored again and must agree. A filter (phase, reason) or a
+search ranks every row in Python with the same TriageRow. Either way a read is a handful of queries
+whatever the number of patients. The same rules as the patient's own screen apply
+(recovery.protocol.engine).
 """
 
 import base64
@@ -417,7 +420,7 @@ class _Link:
 
 _LINK_COLUMNS = ("id", "patient_id", "status", *_SUMMARY, "device_webpush", "device_fcm", "device_apns")
 _LINK_COLUMNS += ("display_name", "email", "consented", "ended", "reviewed")
-_STAND_IN_PHYSIO = -7_319_004_213
+_STAND_IN_PHYSIO = -1_919_004_213  # inside 32-bit integers, as _STAND_INS
 _LINKS_SQL: dict[str, tuple[str, tuple]] = {}
 
 
