@@ -350,13 +350,13 @@ def _timeline_rows(*, patient_id: int, kinds, episode_id, since, until, after, l
         _STAND_IN["after_at"]: after.at if after else None,
         _STAND_IN["after_id"]: after.id if after else None,
     }
-    params = [actual.get(value, value) if _hashable(value) else value for value in template]
+    params = [actual.get(value, value) if hashable(value) else value for value in template]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _hashable(value: Any) -> bool:
+def hashable(value: Any) -> bool:
     try:
         hash(value)
     except TypeError:

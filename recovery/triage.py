@@ -71,7 +71,7 @@ from .models import (
     RestPeriod,
 )
 from .protocol.definition import Protocol, prescribe, protocol_from_dict
-from .timeline import START_KINDS, local_day_bounds
+from .timeline import START_KINDS, hashable, local_day_bounds
 from .triage_summary import triage_summaries_store
 
 MAX_AGE = timedelta(minutes=10)  # bounds a summary's life whatever happened around the services
@@ -420,37 +420,31 @@ class _Link:
 
 _LINK_COLUMNS = ("id", "patient_id", "status", *_SUMMARY, "device_webpush", "device_fcm", "device_apns")
 _LINK_COLUMNS += ("display_name", "email", "consented", "ended", "reviewed")
-_STAND_IN_PHYSIO = -1_919_004_213  # inside 32-bit integers, as _STAND_INS
-_LINKS_SQL: dict[str, tuple[str, tuple]] = {}
+
+
+def _shown(links):
+    """The link's columns that _Link reads besides the summary: the patient's name and the link's instants."""
+    return links.annotate(
+        display_name=F("patient__display_name"),
+        email=F("patient__email"),
+        consented=Cast("consented_at", TextField()),
+        ended=Cast("ended_at", TextField()),
+        reviewed=Cast("last_reviewed_at", TextField()),
+    )
 
 
 def _link_rows(*, physiotherapist: User, search: str | None) -> list[_Link]:
     # Plain values, not model instances: 500 rows of three models each would cost more than the query.
-    def query(physio: User):
-        return (
-            _links(physiotherapist=physio, search=search)
-            .annotate(
-                display_name=F("patient__display_name"),
-                email=F("patient__email"),
-                consented=Cast("consented_at", TextField()),
-                ended=Cast("ended_at", TextField()),
-                reviewed=Cast("last_reviewed_at", TextField()),
-            )
-            .values_list(*_LINK_COLUMNS)
-        )
+    def query(physio: User | int):
+        if not isinstance(physio, User):
+            physio = User(pk=physio, role=Role.PHYSIOTHERAPIST)
+        return _shown(_links(physiotherapist=physio, search=search)).values_list(*_LINK_COLUMNS)
 
     if connection.vendor != "postgresql" or search is not None or not physiotherapist.is_physiotherapist:
         return [_Link(row) for row in _tuples(query(physiotherapist))]
-    # Building the query costs more than a tenth of the read: compiled once, with a stand-in for the reader.
-    if "queue" not in _LINKS_SQL:
-        stand_in = User(pk=_STAND_IN_PHYSIO, role=physiotherapist.role)
-        sql, params = query(stand_in).query.sql_with_params()
-        _LINKS_SQL["queue"] = (sql, tuple(params))
-    sql, template = _LINKS_SQL["queue"]
-    params = [physiotherapist.pk if value == _STAND_IN_PHYSIO else value for value in template]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [_Link(row) for row in cursor.fetchall()]
+    compiled = _compiled(("links",), lambda: (query(_STAND_INS["physio"]),))
+    (links,) = _swap(compiled, {_STAND_INS["physio"]: physiotherapist.pk})
+    return [_Link(row) for row in _run(links)]
 
 
 def _fresh(link: Any, now: datetime) -> bool:
@@ -916,16 +910,8 @@ def _ranked_queries(*, physio: User | int, now: datetime, after: TriageCursor | 
     physiotherapist = physio if isinstance(physio, User) else User(pk=physio, role=Role.PHYSIOTHERAPIST)
     links = _links(physiotherapist=physiotherapist, search=None)
     stale = links.filter(_stale_q(now)).values_list("patient_id", "zone", "s_revision")
-    ranked = (
-        links.annotate(**_need(now))
-        .annotate(
-            display_name=F("patient__display_name"),
-            email=F("patient__email"),
-            consented=Cast("consented_at", TextField()),
-            ended=Cast("ended_at", TextField()),
-            reviewed=Cast("last_reviewed_at", TextField()),
-        )
-        .order_by(F("need").desc(), F("last_reviewed_at").asc(nulls_first=True), "patient_id")
+    ranked = _shown(links.annotate(**_need(now))).order_by(
+        F("need").desc(), F("last_reviewed_at").asc(nulls_first=True), "patient_id"
     )
     if after is not None:
         ranked = ranked.filter(_after_q(after))
@@ -942,45 +928,41 @@ def _run(query) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _compiled(shape: tuple, build) -> tuple[tuple[str, tuple], ...]:
+    """The (sql, params) of the querysets build() makes with the stand-ins, compiled once per shape."""
+    if shape not in _COMPILED:
+        if len(_COMPILED) >= 64:  # shapes are few; never let odd ones pile up
+            _COMPILED.clear()
+        _COMPILED[shape] = tuple((sql, tuple(params)) for sql, params in (q.query.sql_with_params() for q in build()))
+    return _COMPILED[shape]
+
+
+def _swap(compiled: tuple, actual: dict) -> tuple[tuple[str, list], ...]:
+    """The compiled queries with this read's values in place of the stand-ins."""
+    return tuple(
+        (sql, [actual.get(value, value) if hashable(value) else value for value in template])
+        for sql, template in compiled
+    )
+
+
 def _ranked_sql(*, physiotherapist: User, now: datetime, after: TriageCursor | None, limit: int):
     if connection.vendor != "postgresql":
         return _ranked_queries(physio=physiotherapist, now=now, after=after, limit=limit)
-    shape = (after is None, after is not None and after.reviewed is None, limit)
-    if shape not in _COMPILED:
-        stand_in_after = None
-        if after is not None:
-            reviewed = None if after.reviewed is None else _STAND_INS["reviewed"].timestamp()
-            stand_in_after = TriageCursor(_STAND_INS["need"], reviewed, _STAND_INS["after_patient"])
-        stale, ranked = _ranked_queries(
-            physio=_STAND_INS["physio"], now=_STAND_INS["now"], after=stand_in_after, limit=limit
-        )
-        if len(_COMPILED) >= 64:
-            _COMPILED.clear()
-        _COMPILED[shape] = tuple(
-            (sql, tuple(params)) for sql, params in (q.query.sql_with_params() for q in (stale, ranked))
-        )
-    actual = {
-        _STAND_INS["physio"]: physiotherapist.pk,
-        _STAND_INS["now"]: now,
-        _STAND_INS["quiet"]: now - SILENCE,
-    }
+    stand_in_after = None
+    if after is not None:
+        reviewed = None if after.reviewed is None else _STAND_INS["reviewed"].timestamp()
+        stand_in_after = TriageCursor(_STAND_INS["need"], reviewed, _STAND_INS["after_patient"])
+    compiled = _compiled(
+        ("ranked", after is None, after is not None and after.reviewed is None, limit),
+        lambda: _ranked_queries(physio=_STAND_INS["physio"], now=_STAND_INS["now"], after=stand_in_after, limit=limit),
+    )
+    actual = {_STAND_INS["physio"]: physiotherapist.pk, _STAND_INS["now"]: now, _STAND_INS["quiet"]: now - SILENCE}
     if after is not None:
         actual[_STAND_INS["need"]] = after.need
         actual[_STAND_INS["after_patient"]] = after.patient_id
         if after.reviewed is not None:
             actual[_STAND_INS["reviewed"]] = datetime.fromtimestamp(after.reviewed, UTC)
-    return tuple(
-        (sql, [actual.get(value, value) if _hashable(value) else value for value in template])
-        for sql, template in _COMPILED[shape]
-    )
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+    return _swap(compiled, actual)
 
 
 def _triage_page_ranked(*, physiotherapist: User, after: TriageCursor | None, limit: int, now: datetime):
