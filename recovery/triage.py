@@ -140,6 +140,7 @@ class TriageRow:
         self._score()
 
     def _score(self) -> None:
+        # Mirrored in SQL by _need (the database ranks unfiltered pages): a change here is a change there.
         reasons = [reason for reason, level in zip(_FLAG_REASONS, _LEVELS, strict=True) if self.red_flags[level]]
         data, now = self.data, self.now
         if data is not None:
