@@ -81,8 +81,7 @@ def reminders_reconcile(*, episode: Episode, now: datetime | None = None) -> Rec
 
 def reminders_reconcile_patient(*, patient: User, now: datetime | None = None) -> None:
     """After a profile change (time zone, sleep window, preferences): every open episode re-plans."""
-    episodes = list(Episode.objects.filter(patient=patient, status=Episode.Status.OPEN))
-    for episode in episodes:
+    for episode in Episode.objects.filter(patient=patient, status=Episode.Status.OPEN):
         reminders_reconcile(episode=episode, now=now)
     triage_summaries_touch(patient_ids=[patient.pk])
 

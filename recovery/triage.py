@@ -498,7 +498,7 @@ def _local_day(field: str, zones: set[str]) -> Case:
     )
 
 
-def _episode_facts(*, patient_ids: list[int], now: datetime) -> dict:
+def _episode_facts(*, patient_ids: list[int]) -> dict:
     """One query: the current episode (the open one, else the latest) of each patient, with its protocol, newest
     prescription, newest check-in, bed rest, newest reminder sent and the earliest reminder still to send, and
     the patient's newest check-in id."""
@@ -613,7 +613,7 @@ def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> t
     """Summaries of the patients `stale` names, as (patient id, zone, the revision read before), computed from
     the data in three queries for the patient's local day at `now`, and stored for the next read. Returns their
     data by patient and how many were stored."""
-    facts = _episode_facts(patient_ids=[patient_id for patient_id, _, _ in stale], now=now)
+    facts = _episode_facts(patient_ids=[patient_id for patient_id, _, _ in stale])
     ids = [fact.id for fact in facts.values()]
     days: dict[Any, dict[int, list[int]]] = defaultdict(dict)
     nsaid: dict[Any, int] = defaultdict(int)
@@ -647,7 +647,7 @@ def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> t
         summary.update(episode_open=False, rank_not_improving=0, rank_active=0)
         if fact is not None:
             protocol = protocols.of(fact)
-            data.update(_episode_signals(fact, protocol, zone, now))
+            data.update(_episode_signals(fact, protocol, zone))
             data["nd"], data["fl"] = nsaid[fact.id], flags[fact.id]
             data["ad"], data["p7"], data["ni"] = _day_signals(
                 fact, days[fact.id], protocol, zone, today.toordinal(), now
@@ -666,7 +666,7 @@ def _summaries_compute(*, stale: list[tuple[int, str, int]], now: datetime) -> t
             expires_at=min(expiry),
             zone=zone_key,
             fmt=SUMMARY_FORMAT,
-            checkin_mark=fact.checkin_mark or 0 if fact is not None else 0,
+            checkin_mark=(fact.checkin_mark or 0) if fact is not None else 0,
             data=data,
         )
         stored.append(summary)
@@ -712,7 +712,7 @@ def _rank_columns(fact: SimpleNamespace, data: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _episode_signals(fact: SimpleNamespace, protocol: Protocol, zone: ZoneInfo, now: datetime) -> dict:
+def _episode_signals(fact: SimpleNamespace, protocol: Protocol, zone: ZoneInfo) -> dict:
     return {
         "e": str(fact.id),
         "on": fact.onset.isoformat(),
