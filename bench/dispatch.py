@@ -417,8 +417,8 @@ def phase_ceiling(receiver: Receiver, subs: list, cpu: Cpu) -> dict:
     from pywebpush import WebPusher
     from requests.adapters import HTTPAdapter
 
+    from backcare.push.transports import topic_for
     from backcare.push.vapid import vapid_headers_for
-    from recovery.delivery import topic_for
 
     receiver.call("reset")
     session = requests.Session()

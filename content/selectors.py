@@ -9,8 +9,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from backcare.accounts.models import User
-from recovery.models import Episode
-from recovery.treatment_selectors import episode_plan
+from recovery.episodes.models import Episode
+from recovery.treatment.selectors import episode_plan
 
 from .models import ItemKind, LibraryItem, Phase, RedFlagRuleSet
 

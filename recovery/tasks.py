@@ -7,12 +7,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from backcare.core.services import heartbeat_record
-
-from . import reminder_services, triage
-from .delivery import send_threads
-from .delivery_services import deliveries_release, deliveries_send_many, reminders_dispatch
-from .delivery_services import reminders_replan_episodes as replan_episodes
-from .treatment_services import applications_close_all_overdue
+from backcare.push.transports import send_threads
+from recovery.reminders import services as reminder_services
+from recovery.reminders.sending import deliveries_release, deliveries_send_many, reminders_dispatch
+from recovery.reminders.sending import reminders_replan_episodes as replan_episodes
+from recovery.treatment.services import applications_close_all_overdue
+from recovery.triage import selectors as triage
 
 logger = logging.getLogger(__name__)
 

@@ -1,59 +1,10 @@
-import uuid
-from datetime import timedelta
-
-import factory
 import pytest
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from backcare.accounts.models import Profile, Role, User
+from backcare.accounts.models import User
 from content.services import redflag_rules_load
-from recovery.models import CheckIn, Episode
-from recovery.treatment_services import protocol_version_load
-
-PASSWORD = "correct-horse-battery-staple"
-
-
-class UserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-        skip_postgeneration_save = True
-
-    email = factory.Sequence(lambda n: f"user{n}@example.test")
-    display_name = factory.Faker("first_name")
-    role = Role.PATIENT
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
-
-    @factory.post_generation
-    def with_profile(obj, create, extracted, **kwargs):
-        obj.save()
-        if create:
-            Profile.objects.get_or_create(user=obj, defaults={"timezone": extracted or "UTC"})
-
-
-class PhysioFactory(UserFactory):
-    role = Role.PHYSIOTHERAPIST
-
-
-class EpisodeFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Episode
-
-    patient = factory.SubFactory(UserFactory)
-    onset = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=2))
-    trigger = "lifting"
-
-
-class CheckInFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = CheckIn
-
-    episode = factory.SubFactory(EpisodeFactory)
-    patient = factory.SelfAttribute("episode.patient")
-    client_uuid = factory.LazyFunction(uuid.uuid4)
-    occurred_at = factory.LazyFunction(timezone.now)
-    pain = 5
-    payload_hash = "factory"
+from recovery.treatment.services import protocol_version_load
+from tests.factories import PASSWORD, EpisodeFactory, PhysioFactory, UserFactory  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from backcare.celery import app as celery_app
-from recovery.selectors import reminders_oldest_overdue
+from recovery.reminders.selectors import reminders_oldest_overdue
 
 from .selectors import heartbeat_status
 

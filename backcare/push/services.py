@@ -38,7 +38,7 @@ _BROWSERS = (
     ("push.apple.com", "SAFARI"),
 )
 
-TEST_PUSH_MODULE = "recovery.delivery"  # provides push_test(*, user)
+TEST_PUSH_MODULE = "backcare.push.transports"  # provides push_test(*, user)
 
 
 class PushUnavailable(exceptions.APIException):
@@ -157,7 +157,7 @@ class TestPush:
 def device_test_push(*, user: User) -> TestPush:
     """Send a test notification to each of the user's active devices.
 
-    HOOK for the sender: calls ``recovery.delivery.push_test(user=user)``. It may return a list of
+    HOOK for the sender: calls ``backcare.push.transports.push_test(user=user)``. It may return a list of
     per-device results ({"device_type", "device_id", "ok", "status_code", "error"}), shown to the caller,
     or None. Until that module exists the answer is 503 PushUnavailable. No active device: 409, and the
     sender is not called.

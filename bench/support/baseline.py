@@ -29,8 +29,8 @@ from knox.models import AuthToken
 from knox.settings import CONSTANTS
 
 from content.models import RedFlagRuleSet
-from recovery.models import CheckIn, Episode
-from recovery.selectors import checkin_escalation
+from recovery.episodes.models import CheckIn, Episode
+from recovery.episodes.selectors import checkin_escalation
 
 PAGE_SIZE = 50
 CLOCK_SKEW = timedelta(minutes=5)

@@ -31,21 +31,10 @@ from knox.models import AuthToken  # noqa: E402
 from push_notifications.models import WebPushDevice  # noqa: E402
 
 from backcare.accounts.models import Profile, Role, User  # noqa: E402
-from recovery.models import (  # noqa: E402
-    Activity,
-    Application,
-    CareLink,
-    CareNote,
-    CheckIn,
-    Delivery,
-    Episode,
-    MedicationIntake,
-    Prescription,
-    ProtocolVersion,
-    RedFlagEvent,
-    Reminder,
-    RestPeriod,
-)
+from recovery.care.models import CareLink, CareNote  # noqa: E402
+from recovery.episodes.models import CheckIn, Episode, RedFlagEvent  # noqa: E402
+from recovery.reminders.models import Delivery, Reminder  # noqa: E402
+from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, ProtocolVersion, RestPeriod  # noqa: E402
 
 ZONES = ["Europe/Berlin", "America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata", "UTC"]
 PASSWORD = "Bench-Spasm-Pass-4821"

@@ -16,10 +16,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from recovery.api import serializers as s
-from recovery.api import treatment_serializers as ts
-from recovery.api import treatment_views as tv
-from recovery.api.views import PatientAPIView, checkin_put_from
+from recovery.episodes.api import serializers as s
+from recovery.episodes.api.views import PatientAPIView, checkin_put_from
+from recovery.treatment.api import serializers as ts
+from recovery.treatment.api import views as tv
 
 
 def _checkin(user, client_id: uuid.UUID, body) -> tuple[Any, bool]:

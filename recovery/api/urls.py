@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import sync, views
+from recovery.api import sync
+from recovery.episodes.api import views
 
 urlpatterns = [
     path("episodes/", views.EpisodeListView.as_view(), name="episode-list"),
@@ -12,7 +13,7 @@ urlpatterns = [
     path("sync/", sync.SyncView.as_view(), name="sync"),
 ]
 
-from . import treatment_views as tv  # noqa: E402
+from recovery.treatment.api import views as tv  # noqa: E402
 
 urlpatterns += [
     path("episodes/<uuid:episode_id>/state/", tv.EpisodeStateView.as_view(), name="episode-state"),
@@ -29,7 +30,7 @@ urlpatterns += [
     path("activities/<uuid:activity_id>/", tv.ActivityDetailView.as_view(), name="activity-detail"),
 ]
 
-from . import reminder_views as rv  # noqa: E402
+from recovery.reminders.api import views as rv  # noqa: E402
 
 urlpatterns += [
     path("reminders/", rv.ReminderListView.as_view(), name="reminder-list"),
@@ -37,7 +38,7 @@ urlpatterns += [
     path("reminders/<int:reminder_id>/ack/", rv.ReminderAckView.as_view(), name="reminder-ack"),
 ]
 
-from . import care_views as cv  # noqa: E402
+from recovery.care.api import views as cv  # noqa: E402
 
 urlpatterns += [
     path("care/redeem/", cv.RedeemView.as_view(), name="care-redeem"),
@@ -55,7 +56,7 @@ urlpatterns += [
     path("physio/patients/<int:patient_id>/discharge/", cv.DischargeView.as_view(), name="physio-patient-discharge"),
 ]
 
-from . import export_views as ev  # noqa: E402
+from recovery.timeline.api import views as ev  # noqa: E402
 
 urlpatterns += [
     path("me/export/", ev.MyExportView.as_view(), name="me-export"),

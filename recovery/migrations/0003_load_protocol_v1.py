@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from recovery.treatment_services import protocol_version_load
+    from recovery.treatment.services import protocol_version_load
 
     ProtocolVersion = apps.get_model("recovery", "ProtocolVersion")
     version, _ = protocol_version_load(model=ProtocolVersion)

@@ -20,8 +20,9 @@ from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.accounts.models import Profile, User
 from backcare.push.vapid import b64url_encode, generate_private_key, public_key_b64
-from recovery.models import Activity, Application, CheckIn, Episode, MedicationIntake, RedFlagEvent, RestPeriod
-from tests.conftest import PASSWORD, EpisodeFactory
+from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
+from recovery.treatment.models import Activity, Application, MedicationIntake, RestPeriod
+from tests.factories import PASSWORD, EpisodeFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -59,7 +59,7 @@ from schemathesis.checks import (
     unsupported_method,
 )
 
-from tests.conftest import CheckInFactory, EpisodeFactory, UserFactory
+from tests.factories import CheckInFactory, EpisodeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, PhysioFactory, UserFactory
+from tests.factories import PASSWORD, PhysioFactory, UserFactory
 
 CHROMIUM = Path(os.environ.get("BACKCARE_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "var" / "screenshots"

@@ -7,9 +7,9 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from content.services import library_load
-from recovery.care_services import care_invite_create, care_invite_redeem
+from recovery.care.services import care_invite_create, care_invite_redeem
+from tests.browser.conftest import DESKTOP, sign_in, wait_worker
 
-from .conftest import DESKTOP, sign_in, wait_worker
 from .test_screens import history_for
 
 AXE = Axe()

@@ -7,10 +7,10 @@ from playwright.sync_api import expect
 
 from backcare.accounts.models import User
 from content.services import library_load
-from recovery.models import Application, CheckIn, Episode
-from tests.conftest import EpisodeFactory
-
-from .conftest import sign_in, wait_worker
+from recovery.episodes.models import CheckIn, Episode
+from recovery.treatment.models import Application
+from tests.browser.conftest import sign_in, wait_worker
+from tests.factories import EpisodeFactory
 
 
 def test_signup_episode_ice_checkin_emergency_offline(page, live_server, shot, transactional_db):

@@ -9,11 +9,10 @@ import uuid
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from recovery.delivery_services import reminder_payload
-from recovery.models import Reminder
-from tests.conftest import EpisodeFactory
-
-from .conftest import sign_in, wait_worker
+from recovery.reminders.models import Reminder
+from recovery.reminders.sending import reminder_payload
+from tests.browser.conftest import sign_in, wait_worker
+from tests.factories import EpisodeFactory
 
 # A synthetic tap (or button press, with an action) on the notification with this tag, once the worker
 # shows it: a push is handled asynchronously, and a redelivery replaces the notification. Waiting from

@@ -14,11 +14,12 @@ from playwright.sync_api import expect
 
 from backcare.accounts.models import Profile
 from content.services import library_load
-from recovery.care_services import care_invite_create, care_invite_redeem
-from recovery.models import Application, CareLink, CareNote, CheckIn
-from tests.conftest import CheckInFactory, EpisodeFactory, PhysioFactory
-
-from .conftest import DESKTOP, sign_in, wait_worker
+from recovery.care.models import CareLink, CareNote
+from recovery.care.services import care_invite_create, care_invite_redeem
+from recovery.episodes.models import CheckIn
+from recovery.treatment.models import Application
+from tests.browser.conftest import DESKTOP, sign_in, wait_worker
+from tests.factories import CheckInFactory, EpisodeFactory, PhysioFactory
 
 
 def history_for(user):

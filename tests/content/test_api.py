@@ -9,7 +9,8 @@ from django.db import connection
 
 from content.models import LibraryItem
 from content.services import library_item_save
-from tests.conftest import EpisodeFactory, UserFactory, client_for
+from tests.conftest import client_for
+from tests.factories import EpisodeFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("library")]
 

@@ -32,21 +32,12 @@ from backcare.accounts.models import Profile, User
 from backcare.audit.models import AccessLog
 from backcare.push.vapid import b64url_encode, generate_private_key, public_key_b64
 from content.selectors import redflag_ruleset_current
-from recovery.care_services import care_link_discharge, care_link_revoke
-from recovery.models import (
-    Activity,
-    Application,
-    CareLink,
-    CareNote,
-    CheckIn,
-    Episode,
-    MedicationIntake,
-    Prescription,
-    RedFlagEvent,
-    Reminder,
-    RestPeriod,
-)
-from tests.conftest import PASSWORD, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
+from recovery.care.models import CareLink, CareNote
+from recovery.care.services import care_link_discharge, care_link_revoke
+from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
+from recovery.reminders.models import Reminder
+from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
+from tests.factories import PASSWORD, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -335,7 +326,7 @@ def _other_reminder(w: World) -> int:
 
 def _my_reminder_token(w: World) -> str:
     # A validly signed token, but for another reminder: it must not unlock the other's.
-    from recovery.reminder_services import reminder_ack_token
+    from recovery.reminders.services import reminder_ack_token
 
     return reminder_ack_token(reminder_id=_other_reminder(w) + 1_000_000)
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from content.services import library_load, redflag_rules_load
-from recovery.treatment_services import protocol_version_load
+from recovery.treatment.services import protocol_version_load
 
 
 class Command(BaseCommand):

@@ -1,0 +1,146 @@
+import uuid
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backcare.core.pagination import NewestFirstCursor
+from backcare.core.permissions import IsPatient
+from recovery.episodes import selectors, services
+from recovery.episodes.api import serializers as s
+
+
+class EpisodeCursor(NewestFirstCursor):
+    ordering = ("-onset", "-id")
+
+
+class CheckInCursor(NewestFirstCursor):
+    ordering = ("-occurred_at", "-id")
+
+
+class PatientAPIView(APIView):
+    permission_classes = [IsPatient]
+
+
+class EpisodeListView(PatientAPIView):
+    pagination_class = EpisodeCursor  # also tells the schema the list is paginated
+
+    @extend_schema(responses={200: s.EpisodeOutputSerializer(many=True)}, tags=["episodes"])
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.episode_list(patient=request.user), request, view=self)
+        return paginator.get_paginated_response(s.EpisodeOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=s.EpisodeOpenInputSerializer,
+        responses={
+            201: s.EpisodeOutputSerializer,
+            200: OpenApiResponse(
+                s.EpisodeOutputSerializer, description="Replay of an earlier open (same client_uuid)."
+            ),
+            409: OpenApiResponse(description="An episode is already open."),
+        },
+        tags=["episodes"],
+    )
+    def post(self, request):
+        data = s.EpisodeOpenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        episode, created = services.episode_open(patient=request.user, **data.validated_data)
+        return Response(
+            s.EpisodeOutputSerializer(episode).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class EpisodeDetailView(PatientAPIView):
+    @extend_schema(responses={200: s.EpisodeOutputSerializer}, tags=["episodes"])
+    def get(self, request, episode_id: uuid.UUID):
+        episode = selectors.episode_get(patient=request.user, episode_id=episode_id)
+        return Response(s.EpisodeOutputSerializer(episode).data)
+
+
+class EpisodeResolveView(PatientAPIView):
+    @extend_schema(
+        request=s.EpisodeResolveInputSerializer,
+        responses={200: s.EpisodeOutputSerializer, 409: OpenApiResponse(description="Already resolved.")},
+        tags=["episodes"],
+    )
+    def post(self, request, episode_id: uuid.UUID):
+        # No body parses to {}; a falsy JSON body such as [] or "" is not an object and must not resolve.
+        data = s.EpisodeResolveInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        episode = services.episode_resolve(
+            patient=request.user, episode_id=episode_id, resolved_at=data.validated_data["resolved_at"]
+        )
+        return Response(s.EpisodeOutputSerializer(episode).data)
+
+
+class EpisodeDailyView(PatientAPIView):
+    @extend_schema(responses={200: s.DailySummaryOutputSerializer}, tags=["episodes"])
+    def get(self, request, episode_id: uuid.UUID):
+        episode = selectors.episode_get(patient=request.user, episode_id=episode_id)
+        zone = selectors.patient_zone(patient=request.user)
+        days = selectors.episode_daily_summary(episode=episode, zone=zone)
+        out = {"episode": episode.id, "timezone": zone.key, "days": days}
+        return Response(s.DailySummaryOutputSerializer(out).data)
+
+
+def episode_filter(request) -> uuid.UUID | None:
+    """The ?episode= filter of the list endpoints: a UUID, and the caller's own episode."""
+    raw = request.query_params.get("episode")
+    if raw is None:
+        return None
+    try:
+        episode_id = uuid.UUID(raw)
+    except ValueError as exc:
+        raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
+    # Another patient's episode is "not found", exactly like one that does not exist.
+    selectors.episode_get(patient=request.user, episode_id=episode_id)
+    return episode_id
+
+
+class CheckInListView(PatientAPIView):
+    pagination_class = CheckInCursor  # also tells the schema the list is paginated
+
+    @extend_schema(
+        parameters=[OpenApiParameter("episode", OpenApiTypes.UUID, description="Only this episode's check-ins")],
+        responses={200: s.CheckInOutputSerializer(many=True)},
+        tags=["check-ins"],
+    )
+    def get(self, request):
+        episode_id = episode_filter(request)
+        paginator = self.pagination_class()
+        qs = selectors.checkin_list(patient=request.user, episode_id=episode_id)
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.CheckInOutputSerializer(page, many=True).data)
+
+
+class CheckInDetailView(PatientAPIView):
+    @extend_schema(responses={200: s.CheckInOutputSerializer}, tags=["check-ins"])
+    def get(self, request, checkin_id: uuid.UUID):
+        checkin = selectors.checkin_get(patient=request.user, client_uuid=checkin_id)
+        return Response(s.CheckInOutputSerializer(checkin).data)
+
+    @extend_schema(
+        request=s.CheckInInputSerializer,
+        responses={
+            201: s.CheckInOutputSerializer,
+            200: OpenApiResponse(s.CheckInOutputSerializer, description="Replay: already stored, unchanged."),
+            409: OpenApiResponse(description="This id was stored with different content."),
+        },
+        tags=["check-ins"],
+    )
+    def put(self, request, checkin_id: uuid.UUID):
+        result = checkin_put_from(request.user, checkin_id, request.data)
+        return Response(
+            s.CheckInOutputSerializer(result.checkin).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+
+def checkin_put_from(user, checkin_id: uuid.UUID, body) -> services.CheckInResult:
+    data = s.CheckInInputSerializer(data=body)
+    data.is_valid(raise_exception=True)
+    return services.checkin_put(patient=user, client_uuid=checkin_id, data=data.validated_data)

@@ -1,0 +1,49 @@
+"""The stored per-patient summary the triage queue ranks."""
+
+from django.conf import settings
+from django.db import models
+
+
+class TriageSummary(models.Model):
+    """What the triage queue needs of one patient's current episode, computed once and kept until something
+    changes it: a cache with exact invalidation (recovery/triage.py reads and fills it).
+
+    A write service bumps `revision` in its own transaction (recovery.triage.services.triage_summaries_touch).
+    A stored summary is used only while `computed_revision` equals it, the patient's newest check-in id is
+    the one it saw (check-ins, the hot path, write nothing here), the patient's zone and local day are the
+    ones it was computed for, no reminder has come due since (`valid_until`), and it is younger than a few
+    minutes (a bound on anything written around the services, such as an admin edit). One row per patient,
+    so the queue reads it with a plain join.
+    """
+
+    patient = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="triage_summary"
+    )
+    revision = models.PositiveBigIntegerField(default=1, help_text="Bumped by every write that changes a signal")
+    computed_revision = models.PositiveBigIntegerField(null=True, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True, help_text="The next due reminder: counts change then")
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The earliest of valid_until, the end of the local day, computed_at + max age"
+    )
+    zone = models.CharField(max_length=64, blank=True)
+    fmt = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Format of data (recovery/triage.py)")
+    checkin_mark = models.BigIntegerField(null=True, blank=True, help_text="The patient's newest check-in id then")
+    # JSON as text, not jsonb: the queue reads 500 of them at a time, and PostgreSQL prints jsonb at several times
+    # the cost of text; nothing queries inside it.
+    data = models.TextField(null=True, blank=True, help_text="The episode's signals, JSON (recovery/triage.py)")
+    # What the database ranks the queue by (recovery.triage.selectors.triage_page), the same facts as in `data`.
+    episode_id = models.UUIDField(null=True, blank=True, help_text="The current episode (open, else latest)")
+    episode_open = models.BooleanField(default=False, db_default=False)
+    onset = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    rank_not_improving = models.PositiveSmallIntegerField(default=0, db_default=0)
+    rank_active = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Weights of the reasons that hold while the episode is active"
+    )
+    rest_over_at = models.DateTimeField(null=True, blank=True, help_text="When bed rest passes its cap")
+    last_checkin_at = models.DateTimeField(null=True, blank=True)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"triage summary of patient {self.patient_id} r{self.revision}"
