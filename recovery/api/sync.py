@@ -16,8 +16,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from recovery.api.common import PatientAPIView
 from recovery.episodes.api import serializers as s
-from recovery.episodes.api.views import PatientAPIView, checkin_put_from
+from recovery.episodes.api.views import checkin_put_from
 from recovery.treatment.api import serializers as ts
 from recovery.treatment.api import views as tv
 

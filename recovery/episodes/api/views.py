@@ -3,12 +3,10 @@ import uuid
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backcare.core.pagination import NewestFirstCursor
-from backcare.core.permissions import IsPatient
+from recovery.api.common import PatientAPIView, episode_filter
 from recovery.episodes import selectors, services
 from recovery.episodes.api import serializers as s
 
@@ -19,10 +17,6 @@ class EpisodeCursor(NewestFirstCursor):
 
 class CheckInCursor(NewestFirstCursor):
     ordering = ("-occurred_at", "-id")
-
-
-class PatientAPIView(APIView):
-    permission_classes = [IsPatient]
 
 
 class EpisodeListView(PatientAPIView):
@@ -85,20 +79,6 @@ class EpisodeDailyView(PatientAPIView):
         days = selectors.episode_daily_summary(episode=episode, zone=zone)
         out = {"episode": episode.id, "timezone": zone.key, "days": days}
         return Response(s.DailySummaryOutputSerializer(out).data)
-
-
-def episode_filter(request) -> uuid.UUID | None:
-    """The ?episode= filter of the list endpoints: a UUID, and the caller's own episode."""
-    raw = request.query_params.get("episode")
-    if raw is None:
-        return None
-    try:
-        episode_id = uuid.UUID(raw)
-    except ValueError as exc:
-        raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
-    # Another patient's episode is "not found", exactly like one that does not exist.
-    selectors.episode_get(patient=request.user, episode_id=episode_id)
-    return episode_id
 
 
 class CheckInListView(PatientAPIView):

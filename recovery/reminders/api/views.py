@@ -1,38 +1,15 @@
 from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions, serializers
+from rest_framework import permissions
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backcare.core.api import StrictSerializer
 from backcare.core.pagination import NewestFirstCursor
-from recovery.episodes.api.views import PatientAPIView, episode_filter
+from recovery.api.common import PatientAPIView, episode_filter
 from recovery.reminders import services as reminder_services
+from recovery.reminders.api.serializers import AckInputSerializer, ReminderOutputSerializer, TokenAckInputSerializer
 from recovery.reminders.models import Reminder
-
-
-class ReminderOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    episode = serializers.UUIDField(source="episode_id")
-    kind = serializers.CharField()
-    slot = serializers.CharField()
-    due_at = serializers.DateTimeField()
-    safety = serializers.BooleanField()
-    status = serializers.ChoiceField(choices=Reminder.Status.choices)
-    sent_at = serializers.DateTimeField(allow_null=True)
-    acknowledged_at = serializers.DateTimeField(allow_null=True)
-    ack_action = serializers.CharField()
-
-
-class AckInputSerializer(StrictSerializer):
-    action = serializers.ChoiceField(choices=Reminder.Action.choices)
-
-
-class TokenAckInputSerializer(StrictSerializer):
-    reminder = serializers.IntegerField(min_value=1)
-    action = serializers.ChoiceField(choices=Reminder.Action.choices)
-    token = serializers.CharField(max_length=500)
 
 
 class ReminderCursor(NewestFirstCursor):

@@ -3,69 +3,8 @@ Bundle's outline for the schema (the bundle itself is built in recovery.timeline
 
 from rest_framework import serializers
 
-from backcare.accounts.api.serializers import UserOutputSerializer
-from backcare.push.api.serializers import DeviceOutputSerializer
-from content.models import RedFlagLevel
-from recovery.care.api import serializers as cs
-from recovery.episodes.api.serializers import CheckInOutputSerializer, EpisodeOutputSerializer
-from recovery.reminders.api.views import ReminderOutputSerializer
-from recovery.treatment.api import serializers as ts
-
-
-class ExportProfileSerializer(serializers.Serializer):
-    timezone = serializers.CharField()
-    sleep_start = serializers.TimeField()
-    sleep_end = serializers.TimeField()
-    desk_worker = serializers.BooleanField()
-    notify_treatment = serializers.BooleanField()
-    notify_checkin = serializers.BooleanField()
-    notify_movement = serializers.BooleanField()
-    updated_at = serializers.DateTimeField()
-
-
-class ExportRedFlagSerializer(serializers.Serializer):
-    episode = serializers.UUIDField(source="episode_id")
-    checkin = serializers.UUIDField(source="checkin.client_uuid")
-    code = serializers.CharField()
-    level = serializers.ChoiceField(choices=RedFlagLevel.choices)
-    question = serializers.CharField()
-    guidance = serializers.CharField()
-    occurred_at = serializers.DateTimeField()
-
-
-class ExportPrescriptionSerializer(serializers.Serializer):
-    episode = serializers.UUIDField(source="episode_id")
-    overrides = serializers.DictField()
-    note = serializers.CharField()
-    author = serializers.SerializerMethodField()
-    created_at = serializers.DateTimeField()
-
-    def get_author(self, obj) -> str | None:
-        author = obj.created_by
-        return (author.display_name or author.email) if author else None
-
-
-class PatientDataExportSerializer(serializers.Serializer):
-    """Everything stored about the caller, oldest first in every list."""
-
-    exported_at = serializers.DateTimeField()
-    timezone = serializers.CharField(help_text="The patient's IANA zone")
-    account = UserOutputSerializer()
-    profile = ExportProfileSerializer(allow_null=True)
-    episodes = EpisodeOutputSerializer(many=True)
-    checkins = CheckInOutputSerializer(many=True)
-    red_flags = ExportRedFlagSerializer(many=True)
-    applications = ts.ApplicationOutputSerializer(many=True)
-    rest = ts.RestOutputSerializer(many=True)
-    medications = ts.MedicationOutputSerializer(many=True)
-    activities = ts.ActivityOutputSerializer(many=True)
-    prescriptions = ExportPrescriptionSerializer(many=True)
-    reminders = ReminderOutputSerializer(many=True)
-    devices = DeviceOutputSerializer(many=True)
-    care_links = cs.CareLinkOutputSerializer(many=True, help_text="Who could and can see my data")
-    care_notes = cs.NoteOutputSerializer(many=True, help_text="My care team's notes on me")
-    access_log = cs.AccessLogEntrySerializer(many=True, help_text="Who viewed my data, and when")
-
+from recovery.api.shapes import drf_instant
+from recovery.timeline.selectors import TIMELINE_KINDS
 
 # --- the FHIR bundle, for the schema only -------------------------------------------------------------
 
@@ -86,3 +25,56 @@ class FhirBundleSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["collection"])
     timestamp = serializers.CharField(help_text="When the bundle was made, with the patient's UTC offset")
     entry = FhirEntrySerializer(many=True)
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TIMELINE_KINDS)
+    at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField(allow_null=True, help_text="Applications, rest and walks")
+    ref = serializers.IntegerField(source="id", help_text="Row id within its kind")
+    data = serializers.DictField(
+        help_text="The event's own fields: checkin (id, episode, pain, stiffness, spasm_frequency, sleep_quality, "
+        "water_glasses, note); application (id, episode, kind, auto_closed); rest (id, episode); medication (id, "
+        "episode, med_class, name, dose_mg); activity (id, episode, kind, minutes, pain_before, pain_after); redflag "
+        "(episode, checkin, code, level); reminder_sent (episode, reminder, kind, safety); reminder_ack (episode, "
+        "reminder, kind, action); prescription (episode, overrides, note, author); note (episode, text, author)."
+    )
+
+
+class TimelinePageSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    timezone = serializers.CharField()
+    next = serializers.URLField(allow_null=True)
+    results = TimelineEntrySerializer(many=True)
+
+
+class DailyAggregateSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="Local calendar day in the patient's zone")
+    checkins = serializers.IntegerField()
+    pain_min = serializers.IntegerField(allow_null=True)
+    pain_mean = serializers.FloatField(allow_null=True)
+    pain_max = serializers.IntegerField(allow_null=True)
+    ice = serializers.IntegerField()
+    heat = serializers.IntegerField()
+    applied_minutes = serializers.IntegerField()
+    applications_planned = serializers.IntegerField(help_text="Start reminders that came due that day")
+    reminders_sent = serializers.IntegerField()
+    reminders_acted = serializers.IntegerField()
+    adherence = serializers.FloatField(allow_null=True, help_text="Applications / planned, at most 1")
+
+
+class DailyOutputSerializer(serializers.Serializer):
+    patient = serializers.IntegerField()
+    episode = serializers.UUIDField(allow_null=True)
+    timezone = serializers.CharField()
+    days = DailyAggregateSerializer(many=True)
+
+
+def timeline_entry_data(entry) -> dict:
+    return {
+        "kind": entry.kind,
+        "at": drf_instant(entry.at),
+        "ends_at": drf_instant(entry.ends_at),
+        "ref": int(entry.id),
+        "data": entry.data,
+    }

@@ -23,29 +23,40 @@ from rest_framework.views import APIView
 
 from backcare.accounts.models import User
 from backcare.core.permissions import IsPatient, IsPhysiotherapist
-from recovery.care import selectors as care_selectors
-from recovery.care.api.views import (
+from recovery.api.common import (
     AUDITED,
+    CURSOR,
     EPISODE,
+    LIMIT,
     PATIENT_ID,
     SINCE,
     UNTIL,
-    _audit,
-    _date_range,
-    _episode_param,
-    _list_param,
+    PhysioAPIView,
+    audit_read,
+    date_range,
+    episode_param,
+    list_param,
+    next_url,
+    page_size,
 )
+from recovery.care import selectors as care_selectors
 from recovery.episodes.models import Episode
 from recovery.episodes.selectors import patient_zone
-from recovery.timeline.api import serializers as es
+from recovery.timeline.api import serializers as s
 from recovery.timeline.export import (
     CSV_CONTENT_TYPE,
     FHIR_CONTENT_TYPE,
     episode_fhir_bundle,
-    patient_data_for_export,
     timeline_csv,
 )
-from recovery.timeline.selectors import TIMELINE_KINDS, episode_current, local_day_bounds
+from recovery.timeline.selectors import (
+    TIMELINE_KINDS,
+    TimelineCursor,
+    episode_current,
+    episode_daily_aggregates,
+    local_day_bounds,
+    patient_timeline,
+)
 
 
 class _AcceptOnly(BaseRenderer):
@@ -101,7 +112,7 @@ def _stamp(now: datetime, zone: ZoneInfo) -> str:
 
 
 def _episode_for(request, patient: User) -> Episode:
-    episode = _episode_param(request, patient) or episode_current(patient=patient)
+    episode = episode_param(request, patient) or episode_current(patient=patient)
     if episode is None:
         raise NotFound("The patient has no episode yet.")
     return episode
@@ -118,9 +129,9 @@ def _fhir_response(*, patient: User, episode: Episode, zone: ZoneInfo) -> HttpRe
 
 
 def _csv_response(request, *, patient: User, zone: ZoneInfo) -> HttpResponse:
-    kinds = _list_param(request, "kinds", TIMELINE_KINDS)
-    since, until = _date_range(request)
-    episode = _episode_param(request, patient)
+    kinds = list_param(request, "kinds", TIMELINE_KINDS)
+    since, until = date_range(request)
+    episode = episode_param(request, patient)
     text = timeline_csv(
         patient=patient,
         zone=zone,
@@ -136,7 +147,7 @@ def _csv_response(request, *, patient: User, zone: ZoneInfo) -> HttpResponse:
     )
 
 
-FHIR_OK = {(200, FHIR_CONTENT_TYPE): es.FhirBundleSerializer}
+FHIR_OK = {(200, FHIR_CONTENT_TYPE): s.FhirBundleSerializer}
 CSV_OK = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The timeline as CSV (header row first)")}
 NO_EPISODE = {404: OpenApiResponse(description="No such patient, or the patient has no episode yet.")}
 KINDS = OpenApiParameter("kinds", str, description=f"Comma-separated, any of: {', '.join(TIMELINE_KINDS)}")
@@ -172,7 +183,7 @@ class PhysioFhirExportView(DownloadView):
         response = _fhir_response(
             patient=patient, episode=episode, zone=care_selectors.patient_zone_loaded(patient=patient)
         )
-        _audit(request, patient_ids=[patient.pk], action="patient.export.fhir")
+        audit_read(request, patient_ids=[patient.pk], action="patient.export.fhir")
         return response
 
 
@@ -192,25 +203,11 @@ class PhysioCsvExportView(DownloadView):
         link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
         patient = link.patient
         response = _csv_response(request, patient=patient, zone=care_selectors.patient_zone_loaded(patient=patient))
-        _audit(request, patient_ids=[patient.pk], action="patient.export.csv")
+        audit_read(request, patient_ids=[patient.pk], action="patient.export.csv")
         return response
 
 
 # --- the patient, about themself --------------------------------------------------------------------
-
-
-class MyExportView(APIView):
-    permission_classes = [IsPatient]
-
-    @extend_schema(responses={200: es.PatientDataExportSerializer}, tags=["export"])
-    def get(self, request):
-        """Everything stored about me, as JSON: account, profile, episodes, check-ins, red flags, ice and heat,
-        rest, medication, walks, prescriptions, reminders, devices, care links, notes and who viewed my data."""
-        data = es.PatientDataExportSerializer(patient_data_for_export(patient=request.user)).data
-        response = Response(data)
-        response["Content-Disposition"] = f'attachment; filename="backcare-{request.user.pk}-my-data.json"'
-        response["Cache-Control"] = "no-store"
-        return response
 
 
 class MyFhirExportView(DownloadView):
@@ -246,3 +243,71 @@ class MyCsvExportView(DownloadView):
     def get(self, request):
         """My timeline as CSV."""
         return _csv_response(request, patient=request.user, zone=patient_zone(patient=request.user))
+
+
+class TimelineView(PhysioAPIView):
+    @extend_schema(
+        parameters=[
+            PATIENT_ID,
+            CURSOR,
+            LIMIT,
+            OpenApiParameter("kinds", str, description=f"Comma-separated, any of: {', '.join(TIMELINE_KINDS)}"),
+            EPISODE,
+            SINCE,
+            UNTIL,
+        ],
+        responses={200: s.TimelinePageSerializer, **AUDITED},
+        tags=["physio"],
+    )
+    def get(self, request, patient_id: int):
+        """The patient's recovery, newest first: every check-in, application, rest, intake, walk, red flag,
+        reminder sent and acknowledged, prescription and note."""
+        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
+        patient = link.patient
+        zone = care_selectors.patient_zone_loaded(patient=patient)
+        limit = page_size(request)
+        kinds = list_param(request, "kinds", TIMELINE_KINDS)
+        since, until = date_range(request)
+        episode = episode_param(request, patient)
+        after = None
+        if "cursor" in request.query_params:
+            try:
+                after = TimelineCursor.decode(request.query_params["cursor"])
+            except ValueError as exc:
+                raise NotFound("Invalid cursor.") from exc
+        page = patient_timeline(
+            patient=patient,
+            kinds=kinds,
+            episode_id=episode.pk if episode else None,
+            since=local_day_bounds(day=since, zone=zone)[0] if since else None,
+            until=local_day_bounds(day=until, zone=zone)[1] if until else None,
+            after=after,
+            limit=limit,
+        )
+        audit_read(request, patient_ids=[patient.pk], action="patient.timeline")
+        out = {
+            "patient": patient.pk,
+            "timezone": zone.key,
+            "next": next_url(request, page.next.encode() if page.next else None),
+            "results": [s.timeline_entry_data(entry) for entry in page.entries],  # = TimelineEntrySerializer
+        }
+        return Response(out)
+
+
+class DailyView(PhysioAPIView):
+    @extend_schema(
+        parameters=[PATIENT_ID, EPISODE, SINCE, UNTIL],
+        responses={200: s.DailyOutputSerializer, **AUDITED},
+        tags=["physio"],
+    )
+    def get(self, request, patient_id: int):
+        """Per local day of an episode (default: the open one, else the latest): pain, applications, adherence."""
+        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
+        patient = link.patient
+        zone = care_selectors.patient_zone_loaded(patient=patient)
+        since, until = date_range(request)
+        episode = episode_param(request, patient) or episode_current(patient=patient)
+        days = episode_daily_aggregates(episode=episode, zone=zone, since=since, until=until) if episode else []
+        audit_read(request, patient_ids=[patient.pk], action="patient.daily")
+        out = {"patient": patient.pk, "episode": episode.pk if episode else None, "timezone": zone.key, "days": days}
+        return Response(s.DailyOutputSerializer(out).data)

@@ -187,3 +187,12 @@ class EpisodeProtocolSerializer(serializers.Serializer):
         child=BoundSerializer(), help_text="Hard safety bounds no version or prescription may leave"
     )
     prescriptions = PrescriptionEntrySerializer(many=True, help_text="Newest first; the first one applies")
+
+
+class PrescriptionInputSerializer(StrictSerializer):
+    overrides = serializers.DictField(
+        help_text="The protocol values to differ from the version's, each inside its hard bounds (see GET). "
+        "They replace the previous prescription's: send all of them."
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    episode = serializers.UUIDField(required=False, help_text="Defaults to the patient's open episode.")

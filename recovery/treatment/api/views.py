@@ -1,16 +1,30 @@
 import uuid
 
+from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from backcare.core.pagination import NewestFirstCursor
+from recovery.api.common import (
+    AUDITED,
+    EPISODE,
+    PATIENT_ID,
+    PatientAPIView,
+    PhysioAPIView,
+    audit_read,
+    episode_filter,
+    episode_param,
+)
+from recovery.care import selectors as care_selectors
+from recovery.care import services as care_services
 from recovery.episodes import selectors
-from recovery.episodes.api.views import PatientAPIView, episode_filter
 from recovery.protocol.definition import protocol_to_dict
+from recovery.timeline.selectors import episode_current
 from recovery.treatment import selectors as treatment_selectors
 from recovery.treatment import services as treatment_services
 from recovery.treatment.api import serializers as ts
@@ -185,7 +199,7 @@ def _written(result: treatment_services.WriteResult, output) -> Response:
     )
 
 
-def _episode_param(what: str) -> OpenApiParameter:
+def _episode_filter_param(what: str) -> OpenApiParameter:
     return OpenApiParameter("episode", OpenApiTypes.UUID, description=f"Only this episode's {what}")
 
 
@@ -244,7 +258,7 @@ class RestListView(PatientAPIView):
     pagination_class = RestCursor
 
     @extend_schema(
-        parameters=[_episode_param("rest periods")],
+        parameters=[_episode_filter_param("rest periods")],
         responses={200: ts.RestOutputSerializer(many=True)},
         tags=["protocol"],
     )
@@ -291,7 +305,7 @@ class MedicationListView(PatientAPIView):
     pagination_class = MedicationCursor
 
     @extend_schema(
-        parameters=[_episode_param("intakes")],
+        parameters=[_episode_filter_param("intakes")],
         responses={200: ts.MedicationOutputSerializer(many=True)},
         tags=["protocol"],
     )
@@ -323,7 +337,7 @@ class ActivityListView(PatientAPIView):
     pagination_class = ActivityCursor
 
     @extend_schema(
-        parameters=[_episode_param("activities")],
+        parameters=[_episode_filter_param("activities")],
         responses={200: ts.ActivityOutputSerializer(many=True)},
         tags=["protocol"],
     )
@@ -361,3 +375,51 @@ class EpisodeProtocolView(PatientAPIView):
         return Response(
             ts.EpisodeProtocolSerializer(treatment_selectors.episode_protocol_overview(episode=episode)).data
         )
+
+
+class ProtocolView(PhysioAPIView):
+    @extend_schema(
+        parameters=[PATIENT_ID, EPISODE],
+        responses={
+            200: ts.EpisodeProtocolSerializer,
+            404: OpenApiResponse(description="No such patient, or the patient has no episode yet."),
+            **AUDITED,
+        },
+        tags=["physio"],
+    )
+    def get(self, request, patient_id: int):
+        """The protocol an episode follows (default: the open one, else the latest), its bounds and prescriptions."""
+        patient = care_selectors.patient_get_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
+        episode = episode_param(request, patient) or episode_current(patient=patient)
+        if episode is None:
+            raise NotFound("The patient has no episode yet.")
+        overview = treatment_selectors.episode_protocol_overview(episode=episode)
+        audit_read(request, patient_ids=[patient.pk], action="patient.protocol")
+        return Response(ts.EpisodeProtocolSerializer(overview).data)
+
+    @extend_schema(
+        parameters=[PATIENT_ID],
+        request=ts.PrescriptionInputSerializer,
+        responses={
+            201: ts.EpisodeProtocolSerializer,
+            409: OpenApiResponse(description="No open episode, or the episode named is resolved."),
+            **AUDITED,
+        },
+        tags=["physio"],
+    )
+    def post(self, request, patient_id: int):
+        """Prescribe protocol values for the patient's episode, inside the hard safety bounds."""
+        data = ts.PrescriptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        with transaction.atomic():
+            prescription = care_services.care_prescription_create(
+                physiotherapist=request.user,
+                patient_id=patient_id,
+                overrides=v["overrides"],
+                note=v["note"],
+                episode_id=v.get("episode"),
+            )
+            overview = treatment_selectors.episode_protocol_overview(episode=prescription.episode)
+            audit_read(request, patient_ids=[prescription.episode.patient_id], action="patient.prescribed")
+        return Response(ts.EpisodeProtocolSerializer(overview).data, status=status.HTTP_201_CREATED)

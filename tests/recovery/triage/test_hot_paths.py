@@ -8,11 +8,12 @@ import pytest
 import time_machine
 from rest_framework.renderers import JSONRenderer
 
-from recovery.care.api import serializers as cs
 from recovery.care.models import CareNote
 from recovery.episodes.models import CheckIn, Episode
+from recovery.timeline.api import serializers as timeline_api
 from recovery.timeline.selectors import patient_timeline
 from recovery.treatment.models import Application
+from recovery.triage.api import serializers as triage_api
 from recovery.triage.selectors import triage_rows
 from tests.factories import CareLinkFactory, EpisodeFactory, UserFactory, history_create
 
@@ -49,7 +50,9 @@ def test_triage_rows_are_what_the_serializer_writes(queue):
     with time_machine.travel(NOW, tick=False):
         rows = triage_rows(physiotherapist=queue)
     assert len(rows) == 4
-    assert _json([cs.triage_row_data(row) for row in rows]) == _json(cs.TriageRowSerializer(rows, many=True).data)
+    assert _json([triage_api.triage_row_data(row) for row in rows]) == _json(
+        triage_api.TriageRowSerializer(rows, many=True).data
+    )
 
 
 def test_timeline_entries_are_what_the_serializer_writes(queue):
@@ -57,8 +60,8 @@ def test_timeline_entries_are_what_the_serializer_writes(queue):
     with time_machine.travel(NOW, tick=False):
         entries = patient_timeline(patient=patient, limit=200).entries
     assert {entry.kind for entry in entries} >= {"checkin", "application", "medication", "activity", "note"}
-    fast = _json([cs.timeline_entry_data(entry) for entry in entries])
-    assert fast == _json(cs.TimelineEntrySerializer(entries, many=True).data)
+    fast = _json([timeline_api.timeline_entry_data(entry) for entry in entries])
+    assert fast == _json(timeline_api.TimelineEntrySerializer(entries, many=True).data)
 
 
 def test_the_compiled_timeline_query_serves_each_patient_their_own_rows(physio):
