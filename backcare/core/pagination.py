@@ -1,4 +1,9 @@
+import base64
+import binascii
+import json
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
@@ -28,3 +33,24 @@ class NewestFirstCursor(CursorPagination):
                     f"Page size (default {self.page_size}; values above {self.max_page_size} are capped)."
                 )
         return parameters
+
+
+# --- keyset cursors for hand-built pages (the triage queue, the timeline) ----------------------------
+# The cursor is opaque to clients: the last row's sort key as a JSON array, base64url without padding.
+# Each page type checks the types of its own key; this only guarantees "a list of this length, or ValueError".
+
+
+def keyset_encode(key: Sequence[Any]) -> str:
+    raw = json.dumps(list(key), separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def keyset_decode(raw: str, *, length: int) -> list[Any]:
+    """The key a cursor carries. Raises ValueError for anything not made by keyset_encode with this length."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
+    except (binascii.Error, UnicodeError, ValueError, TypeError) as exc:
+        raise ValueError("invalid cursor") from exc
+    if not isinstance(key, list) or len(key) != length:
+        raise ValueError("invalid cursor")
+    return key

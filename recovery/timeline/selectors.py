@@ -11,8 +11,6 @@ Daily aggregates group in the database by the local calendar day in the patient'
 23- or 25-hour day around a daylight-saving change is still one day.
 """
 
-import base64
-import binascii
 import json
 import uuid
 from collections.abc import Callable, Collection
@@ -42,6 +40,7 @@ from django.db.models.functions import Cast, JSONObject, TruncDate
 from django.utils import timezone
 
 from backcare.accounts.models import User
+from backcare.core.pagination import keyset_decode, keyset_encode
 from recovery.care.models import CareNote
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
 from recovery.protocol.localtime import wall_to_utc
@@ -60,19 +59,18 @@ class TimelineCursor:
     id: int
 
     def encode(self) -> str:
-        raw = json.dumps([self.at.isoformat(), self.kind, self.id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return keyset_encode([self.at.isoformat(), self.kind, self.id])
 
     @classmethod
     def decode(cls, raw: str) -> "TimelineCursor":
         """Raises ValueError when the cursor was not made here."""
+        at, kind, pk = keyset_decode(raw, length=3)
         try:
-            at, kind, pk = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
             instant = datetime.fromisoformat(at)
             if instant.tzinfo is None:
                 raise ValueError("naive instant")
             instant = instant.astimezone(UTC)
-        except (binascii.Error, UnicodeError, TypeError, ValueError, OverflowError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError("invalid cursor") from exc
         if kind not in BRANCHES or isinstance(pk, bool) or not isinstance(pk, int):
             raise ValueError("invalid cursor")

@@ -14,8 +14,6 @@ whatever the number of patients. The same rules as the patient's own screen appl
 (recovery.protocol.engine).
 """
 
-import base64
-import binascii
 import json
 import logging
 import math
@@ -54,6 +52,7 @@ from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.accounts.models import Role, User
+from backcare.core.pagination import keyset_decode, keyset_encode
 from content.models import RedFlagLevel
 from recovery.care.models import CareLink
 from recovery.care.selectors import care_links_active_for
@@ -283,16 +282,12 @@ class TriageCursor:
         return (-self.need, self.reviewed if self.reviewed is not None else float("-inf"), self.patient_id)
 
     def encode(self) -> str:
-        raw = json.dumps([self.need, self.reviewed, self.patient_id], separators=(",", ":"))
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return keyset_encode([self.need, self.reviewed, self.patient_id])
 
     @classmethod
     def decode(cls, raw: str) -> "TriageCursor":
         """Raises ValueError when the cursor was not made here."""
-        try:
-            need, reviewed, patient_id = json.loads(base64.urlsafe_b64decode(raw.encode() + b"=" * (-len(raw) % 4)))
-        except (binascii.Error, UnicodeError, json.JSONDecodeError, TypeError, ValueError) as exc:
-            raise ValueError("invalid cursor") from exc
+        need, reviewed, patient_id = keyset_decode(raw, length=3)
         numbers = (need, patient_id) if reviewed is None else (need, patient_id, reviewed)
         if any(isinstance(n, bool) for n in numbers) or not (isinstance(need, int) and isinstance(patient_id, int)):
             raise ValueError("invalid cursor")
