@@ -11,6 +11,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from backcare.core.errors import DomainError, Invalid
+
 # The JSON type each kind of field takes. DRF would coerce "yes" to true, 5 to "5" and 0 to a UUID.
 _JSON_TYPES = (
     (serializers.BooleanField, (bool,), "Must be true or false."),
@@ -56,6 +58,46 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+class FilterSerializer(serializers.Serializer):
+    """Query parameters, validated like a body: a 400 naming the parameter and the reason.
+
+    Views call `Filter.parse(request)` and get validated data; parameters a paginator reads (cursor, limit)
+    are left to it. Unknown parameters are ignored, as browsers and caches add their own.
+    """
+
+    @classmethod
+    def parse(cls, request) -> dict:
+        serializer = cls(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+class CommaSeparatedChoiceField(serializers.Field):
+    """`?kinds=a,b&kinds=c` -> {"a", "b", "c"}; an unknown value is a 400 that lists the allowed ones."""
+
+    def __init__(self, *, choices, **kwargs):
+        self.choices = tuple(choices)
+        super().__init__(**kwargs)
+
+    def get_value(self, dictionary):
+        if self.field_name not in dictionary:
+            return serializers.empty
+        return dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else dictionary[self.field_name]
+
+    def to_internal_value(self, data) -> set[str] | None:
+        raws = data if isinstance(data, list) else [data]
+        values = [v.strip() for raw in raws for v in str(raw).split(",") if v.strip()]
+        if not values:
+            return None
+        unknown = sorted(set(values) - set(self.choices))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown: {', '.join(unknown)}. Choose from: {', '.join(self.choices)}.")
+        return set(values)
+
+    def to_representation(self, value):
+        return ",".join(sorted(value))
+
+
 class AwareDateTimeField(serializers.DateTimeField):
     """An instant: must carry a UTC offset or Z. Naive times are ambiguous, so refused."""
 
@@ -87,7 +129,21 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+def api_exception_for(exc: DomainError) -> exceptions.APIException:
+    """The DRF exception that renders a domain error: the same body and status DRF gives its own."""
+    if isinstance(exc, Invalid):
+        return exceptions.ValidationError(exc.detail)
+    error = exceptions.APIException(exc.detail)
+    error.status_code = exc.status_code
+    return error
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        response = drf_exception_handler(api_exception_for(exc), context)
+        for name, value in exc.headers.items():
+            response[name] = value
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large."}, status=413)
     if isinstance(exc, DjangoValidationError):
