@@ -10,6 +10,7 @@ from knox.settings import knox_settings
 from backcare.core.api import Conflict
 
 from .models import Profile, Role, User
+from .signals import profile_changed
 
 
 @transaction.atomic
@@ -63,10 +64,8 @@ def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
         setattr(profile, field, value)
     profile.full_clean()
     profile.save()
-    # Zone, sleep window and preferences change when reminders fall: re-plan in this transaction.
-    from recovery.reminders.services import reminders_reconcile_patient  # recovery builds on accounts
-
-    reminders_reconcile_patient(patient=user)
+    # Zone, sleep window and preferences change when reminders fall: receivers re-plan in this transaction.
+    profile_changed.send(sender=Profile, user=user, profile=profile)
     return profile
 
 

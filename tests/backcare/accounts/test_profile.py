@@ -4,6 +4,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from backcare.accounts.models import Profile, User
+from backcare.accounts.services import profile_update
+from backcare.accounts.signals import profile_changed
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -242,3 +244,44 @@ def test_physio_profile_is_validated_too(physio_api, physio):
     assert physio_api.patch(URL, {"timezone": "Nowhere/Special"}).status_code == 400
     assert physio_api.patch(URL, {"sleep_start": "07:00"}).status_code == 400
     assert stored(physio) == DEFAULTS
+
+
+# --- profile_changed: how apps built on accounts follow a change ------------------------------
+
+
+@pytest.fixture
+def receivers():
+    connected = []
+    yield connected.append
+    for receiver in connected:
+        profile_changed.disconnect(receiver)
+
+
+def test_a_change_is_signalled_with_the_saved_profile(patient_api, patient, receivers):
+    seen = []
+
+    def receiver(sender, *, user, profile, **kwargs):
+        seen.append((sender, user, Profile.objects.get(pk=profile.pk).timezone))
+
+    profile_changed.connect(receiver)
+    receivers(receiver)
+    assert patient_api.patch(URL, {"timezone": "Asia/Tokyo"}).status_code == 200
+    assert seen == [(Profile, patient, "Asia/Tokyo")]
+
+
+def test_a_receiver_that_fails_rolls_the_change_back(patient, receivers):
+    # Receivers write in the profile's transaction (recovery re-plans reminders there): all or nothing.
+    def receiver(**kwargs):
+        raise RuntimeError("re-plan failed")
+
+    profile_changed.connect(receiver)
+    receivers(receiver)
+    with pytest.raises(RuntimeError):
+        profile_update(user=patient, data={"timezone": "Asia/Tokyo"})
+    assert stored(patient) == DEFAULTS
+
+
+def test_recovery_replans_reminders_on_a_change():
+    # Connected by recovery/apps.py; the reminders' own tests (tests/recovery/reminders) check what moves.
+    uids = [lookup_key[0] for lookup_key, *_ in profile_changed.receivers]
+    assert "recovery.reminders_replan_for_profile" in uids

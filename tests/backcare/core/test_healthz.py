@@ -11,6 +11,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from backcare.celery import app as celery_app
+from backcare.core import health
 from backcare.core.models import Heartbeat
 from backcare.core.services import heartbeat_record
 
@@ -122,6 +123,7 @@ def test_database_down_is_503_and_beat_is_not_read(client, monkeypatch):
     assert response.status_code == 503
     assert body["checks"]["database"] == {"ok": False, "error": "OperationalError"}
     assert body["checks"]["beat"] == {"ok": False, "error": "database down"}
+    assert body["checks"]["reminders"] == {"ok": False, "error": "database down"}
 
 
 def test_json_shape(client):
@@ -192,3 +194,39 @@ def test_reminder_lag_turns_healthz_503(client, settings):
     response, body = get_healthz(client)
     assert response.status_code == 503
     assert body["checks"]["reminders"]["ok"] is False
+
+
+# --- the registry: apps add their checks (core: beat; recovery: reminders) -----------------------
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    monkeypatch.setattr(health, "_checks", dict(health._checks))
+
+
+def test_the_apps_register_their_checks_in_the_order_of_installed_apps():
+    assert list(health._checks) == ["beat", "reminders"]
+
+
+def test_a_registered_check_is_run_and_decides_the_status(client, registry):
+    heartbeat_record(name="beat")
+    heartbeat_record(name="dispatcher")
+    health.health_check_register(name="spare", check=lambda: {"ok": False, "why": "test"})
+
+    response, body = get_healthz(client)
+
+    assert response.status_code == 503
+    assert body["checks"]["spare"] == {"ok": False, "why": "test"}
+    assert list(body["checks"]) == ["database", "broker", "beat", "reminders", "spare"]
+
+
+def test_a_check_that_raises_reports_the_exception_class(client, registry):
+    def broken():
+        raise LookupError("gone")
+
+    health.health_check_register(name="reminders", check=broken)
+
+    response, body = get_healthz(client)
+
+    assert response.status_code == 503
+    assert body["checks"]["reminders"] == {"ok": False, "error": "LookupError"}
