@@ -1,16 +1,10 @@
-"""Reads of the content app: the checklist, the library, and the guidance that fits an episode now."""
+"""Reads of the content app: the checklist, the library, and the guidance that fits a phase of an episode."""
 
-import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import Http404
-
-from backcare.accounts.models import User
-from recovery.episodes.models import Episode
-from recovery.treatment.selectors import episode_plan
 
 from .models import ItemKind, LibraryItem, Phase, RedFlagRuleSet
 
@@ -116,37 +110,21 @@ def phase_for_plan(*, engine_phase: str, day: int) -> Phase:
 
 @dataclass(frozen=True)
 class Guidance:
-    episode: Episode | None
     phase: Phase
-    day: int | None
-    acute_ends_at: datetime | None
     items: list[LibraryItem]
     not_yet: list[LibraryItem]  # exercises that are allowed only from a later phase
 
 
-def guidance_for_patient(
-    *, patient: User, now: datetime, language: str, episode_id: uuid.UUID | None = None
-) -> Guidance:
-    """What applies to the patient now: their open episode (or the one asked for) decides the phase.
+def library_guidance(*, language: str, day: int | None = None, engine_phase: str | None = None) -> Guidance:
+    """What applies at this point of an episode: its day (1 = day of onset) and the protocol engine's phase.
 
-    Without an episode the patient is between spasms: the later phase's advice (strength, posture,
-    lifting) is what helps.
+    Without them (None) the patient is between spasms: the later phase's advice (strength, posture,
+    lifting) is what helps. recovery finds the episode and its plan; the library only knows phases.
     """
-    episodes = Episode.objects.filter(patient=patient)
-    if episode_id is not None:
-        # Another patient's episode is "not found", exactly like one that does not exist.
-        episode = episodes.filter(pk=episode_id).first()
-        if episode is None:
-            raise Http404("No such episode.")
-    else:
-        episode = episodes.filter(status=Episode.Status.OPEN).order_by("-onset").first()
-    day = acute_ends_at = None
     phase = Phase.RECOVERY
-    if episode is not None:
-        plan = episode_plan(episode=episode, now=now)
-        day, acute_ends_at = plan.day, plan.acute_ends_at
-        phase = phase_for_plan(engine_phase=plan.phase, day=plan.day)
+    if engine_phase is not None and day is not None:
+        phase = phase_for_plan(engine_phase=engine_phase, day=day)
     published = list(_published(language=language))
     items = [i for i in published if i.phase_from <= phase <= i.phase_until]
     not_yet = [i for i in published if i.kind == ItemKind.EXERCISE and i.phase_from > phase]
-    return Guidance(episode, phase, day, acute_ends_at, _ordered(items), _ordered(not_yet))
+    return Guidance(phase, _ordered(items), _ordered(not_yet))

@@ -1,9 +1,9 @@
-"""The recovery API: each domain's routes, plus the two that span them all (the offline batch and the
-patient's own export)."""
+"""The recovery API: each domain's routes, plus those that span them (the offline batch, the patient's own
+export) and the library's guidance for the patient's episode (library.py)."""
 
 from django.urls import include, path
 
-from recovery.api import export, sync
+from recovery.api import export, library, sync
 
 urlpatterns = [
     path("", include("recovery.episodes.api.urls")),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("", include("recovery.timeline.api.urls")),
     path("sync/", sync.SyncView.as_view(), name="sync"),
     path("me/export/", export.MyExportView.as_view(), name="me-export"),
+    # Before content's "library/<slug>/": backcare/urls.py includes these urls first.
+    path("library/for-me/", library.GuidanceView.as_view(), name="library-for-me"),
 ]

@@ -7,7 +7,8 @@ import pytest
 import time_machine
 from django.db import connection
 
-from content.models import LibraryItem
+from content.models import ItemKind, LibraryItem, Phase
+from content.selectors import library_guidance
 from content.services import library_item_save
 from tests.conftest import client_for
 from tests.factories import EpisodeFactory, UserFactory
@@ -213,6 +214,18 @@ def test_a_prescribed_longer_acute_phase_keeps_the_ice_guidance(patient_api, epi
     Prescription.objects.create(episode=episode, overrides={"acute_hours": 96})
     with time_machine.travel(ONSET + timedelta(hours=80), tick=False):
         assert for_me(patient_api)["phase"] == "acute"
+
+
+@pytest.mark.parametrize(
+    ("day", "engine_phase", "phase"),
+    [(None, None, Phase.RECOVERY), (2, "acute", Phase.ACUTE), (5, "heat", Phase.HEAT), (8, "heat", Phase.RECOVERY)],
+)
+def test_the_librarys_guidance_needs_only_the_day_and_the_engines_phase(day, engine_phase, phase):
+    # The library knows no episodes (content never imports recovery): recovery hands it these two.
+    guidance = library_guidance(language="en", day=day, engine_phase=engine_phase)
+    assert guidance.phase == phase
+    assert all(item.phase_from <= phase <= item.phase_until for item in guidance.items)
+    assert all(item.kind == ItemKind.EXERCISE and item.phase_from > phase for item in guidance.not_yet)
 
 
 def test_without_an_open_episode_the_guidance_is_for_between_spasms(patient_api):

@@ -187,3 +187,14 @@ def test_load_content_reports_and_is_idempotent(library):
     text = out.getvalue()
     assert "library: 0 new, 0 updated, 25 unchanged, 0 unpublished" in text
     assert "red-flag rules" in text and "unchanged" in text
+    assert "protocol" not in text  # the protocol is recovery's: load_protocol
+
+
+def test_load_protocol_reports_and_is_idempotent():
+    from recovery.models import ProtocolVersion
+
+    versions = ProtocolVersion.objects.count()  # the migrations loaded it already
+    out = StringIO()
+    call_command("load_protocol", stdout=out)
+    assert out.getvalue().strip() == f"protocol v{ProtocolVersion.objects.latest('version').version}: unchanged"
+    assert ProtocolVersion.objects.count() == versions >= 1

@@ -1,11 +1,10 @@
 from django.core.management.base import BaseCommand
 
 from content.services import library_load, redflag_rules_load
-from recovery.treatment.services import protocol_version_load
 
 
 class Command(BaseCommand):
-    help = "Load the library, the red-flag rules and the protocol definition from their files (idempotent)."
+    help = "Load the library and the red-flag rules from their files (idempotent; the protocol: load_protocol)."
 
     def handle(self, *args, **options):
         report = library_load()
@@ -20,5 +19,3 @@ class Command(BaseCommand):
         ruleset, created = redflag_rules_load()
         state = "loaded" if created else "unchanged"
         self.stdout.write(f"red-flag rules v{ruleset.version}: {state} ({ruleset.rules.count()} rules)")
-        version, created = protocol_version_load()
-        self.stdout.write(f"protocol v{version.version}: {'loaded' if created else 'unchanged'}")
