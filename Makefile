@@ -29,6 +29,7 @@ run: venv
 	@if [ -z "$$BACKCARE_VAPID_PRIVATE_KEY" ]; then $(BIN)/python manage.py vapid_keys --ensure var/vapid_private.pem; fi
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_content
+	$(BIN)/python manage.py load_protocol
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	@echo ""
@@ -47,6 +48,8 @@ lint: dev-venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=backcare.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	@# The direction of imports: the contracts in pyproject.toml [tool.importlinter].
+	$(BIN)/lint-imports --no-cache
 
 format: dev-venv
 	$(BIN)/ruff check --fix .
