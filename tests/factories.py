@@ -7,10 +7,21 @@ import factory
 from django.utils import timezone
 
 from backcare.accounts.models import Profile, Role, User
+from backcare.audit.services import AccessContext
 from recovery.care.models import CareLink, CareNote
 from recovery.episodes.models import CheckIn, Episode
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+class AccessContextFactory(factory.Factory):
+    """The request a physiotherapist's write in a test comes through (care services record it)."""
+
+    class Meta:
+        model = AccessContext
+
+    path = "/test/"
+    request_id = factory.LazyFunction(lambda: uuid.uuid4().hex)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

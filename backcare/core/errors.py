@@ -24,6 +24,13 @@ class Invalid(DomainError):
     status_code = 400
 
 
+class Forbidden(DomainError):
+    """The caller's role may not do this."""
+
+    status_code = 403
+    default_detail = "You do not have permission to perform this action."
+
+
 class NotFound(DomainError):
     """No such record, or not the caller's: the two are never told apart."""
 

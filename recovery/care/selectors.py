@@ -7,14 +7,13 @@ nothing of theirs is.
 """
 
 import uuid
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from backcare.accounts.models import Role, User
+from backcare.core.errors import Invalid, NotFound
 from recovery.care.models import CareInvite, CareLink, CareNote
 from recovery.episodes.models import Episode
 
@@ -48,7 +47,7 @@ def care_link_for_physiotherapist(*, physiotherapist: User, patient_id: int) -> 
         .first()
     )
     if link is None:
-        raise Http404("No such patient.")
+        raise NotFound("No such patient.")
     return link
 
 
@@ -56,9 +55,10 @@ def patient_get_for_physiotherapist(*, physiotherapist: User, patient_id: int) -
     return care_link_for_physiotherapist(physiotherapist=physiotherapist, patient_id=patient_id).patient
 
 
-def care_links_of_patient(*, patient: User) -> QuerySet[CareLink]:
-    """Every link the patient ever made, newest first: who can see their data now, and who could."""
-    return CareLink.objects.filter(patient=patient).select_related("physiotherapist")
+def care_links_of_patient(*, patient: User, status: str | None = None) -> QuerySet[CareLink]:
+    """Every link the patient ever made (or those with this status): who can see their data now, and who could."""
+    links = CareLink.objects.filter(patient=patient).select_related("physiotherapist")
+    return links if status is None else links.filter(status=status)
 
 
 def care_invites_outstanding(*, physiotherapist: User) -> QuerySet[CareInvite]:
@@ -76,7 +76,7 @@ def patient_episode_get(*, patient: User, episode_id: uuid.UUID, field: str = "e
     """One of the patient's episodes, named by a filter or body field; another's is 'no such episode'."""
     episode = Episode.objects.filter(patient=patient, pk=episode_id).first()
     if episode is None:
-        raise ValidationError({field: ["No such episode."]})
+        raise Invalid({field: ["No such episode."]})
     return episode
 
 
@@ -85,7 +85,6 @@ def care_notes_of_patient(*, patient: User) -> QuerySet[CareNote]:
     return CareNote.objects.filter(patient=patient).select_related("author")
 
 
-def patient_zone_loaded(*, patient: User) -> ZoneInfo:
-    """The patient's zone from their profile as already loaded (care_link_for_physiotherapist joins it)."""
-    profile = getattr(patient, "profile", None)
-    return ZoneInfo(profile.timezone if profile else "UTC")
+def care_patient_summary(*, link: CareLink) -> dict[str, Any]:
+    """One visible patient as their physiotherapist sees them: who, since when, their episodes."""
+    return {"patient": link.patient, "link": link, "episodes": list(patient_episodes(patient=link.patient))}

@@ -1,25 +1,29 @@
 """Writes for the care team: invitations, consent (redeeming), revoking, discharging, reviews, notes,
-and protocol changes a physiotherapist prescribes."""
+and protocol changes a physiotherapist prescribes; and the access log's rule for the physiotherapist's side.
+
+The rule: whatever a physiotherapist is shown of a patient, or writes about one, is written to the access
+log, in the same transaction as the write, or the request is refused (503, AccessNotRecorded) and shows
+nothing. Writes record it inside their own transaction; reads go through care_patient_read.
+"""
 
 import secrets
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Q
-from django.http import Http404
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from rest_framework import exceptions, status
-from rest_framework.exceptions import ValidationError
 
 from backcare.accounts.models import Role, User
-from backcare.core.api import Conflict
+from backcare.audit.services import AccessContext, access_record
+from backcare.core.errors import Conflict, DomainError, Forbidden, Gone, Invalid, NotFound, TooMany
 from recovery.care.models import CareInvite, CareLink, CareNote, InviteAttempt
-from recovery.care.selectors import care_links_active_for, patient_episode_get
+from recovery.care.selectors import care_link_for_physiotherapist, care_links_active_for, patient_episode_get
 from recovery.episodes.models import Episode
 from recovery.protocol.definition import ProtocolError
 from recovery.treatment.models import Prescription
@@ -31,6 +35,41 @@ CODE_LENGTH = 10  # 31**10, about 2**49.5: unguessable within the attempt limits
 INVITE_TTL = timedelta(days=7)
 MAX_OUTSTANDING_INVITES = 50
 _DIGEST_SALT = "backcare.care-invite"
+
+T = TypeVar("T")
+
+
+# --- the access log ---------------------------------------------------------------------------------
+
+
+def care_access_record(
+    *, physiotherapist: User, patient_ids: Iterable[int], action: str, access: AccessContext
+) -> None:
+    """Write that `physiotherapist` is shown these patients' data (`action`), in the caller's transaction if any.
+
+    Raises AccessNotRecorded (503) when the log cannot be written: the caller answers nothing then.
+    """
+    access_record(actor=physiotherapist, patient_ids=patient_ids, action=action, context=access)
+
+
+def care_patient_read(
+    *,
+    physiotherapist: User,
+    patient_id: int,
+    action: str,
+    access: AccessContext,
+    read: Callable[[CareLink], T],
+) -> T:
+    """One audited read of one patient: their active link (NotFound unless visible, with the patient and their
+    profile loaded), `read(link)`, then its access-log row. Only a read that succeeded is logged, and its
+    result is returned only once it is (else AccessNotRecorded, 503)."""
+    link = care_link_for_physiotherapist(physiotherapist=physiotherapist, patient_id=patient_id)
+    result = read(link)
+    care_access_record(physiotherapist=physiotherapist, patient_ids=[link.patient_id], action=action, access=access)
+    return result
+
+
+# --- invitations and consent --------------------------------------------------------------------------
 
 
 def invite_code_normalise(code: str) -> str:
@@ -56,7 +95,7 @@ class IssuedInvite:
 
 def care_invite_create(*, physiotherapist: User, now: datetime | None = None) -> IssuedInvite:
     if physiotherapist.role != Role.PHYSIOTHERAPIST:
-        raise exceptions.PermissionDenied("Only physiotherapists invite patients.")
+        raise Forbidden("Only physiotherapists invite patients.")
     now = now or timezone.now()
     outstanding = CareInvite.objects.filter(
         physiotherapist=physiotherapist, used_at__isnull=True, expires_at__gt=now
@@ -79,12 +118,14 @@ def care_invite_create(*, physiotherapist: User, now: datetime | None = None) ->
     raise RuntimeError("could not draw a fresh invitation code")
 
 
-class InviteRefused(exceptions.APIException):
+def _invite_refused(error: type[DomainError], *, reason: str, message: str) -> DomainError:
     """A code that cannot be redeemed; `reason` says why (invalid, used, expired, already_linked)."""
+    return error({"code": [message], "reason": reason})
 
-    def __init__(self, *, status_code: int, reason: str, message: str):
-        self.status_code = status_code
-        super().__init__({"code": [message], "reason": reason}, code=reason)
+
+def _retry_after(wait: int) -> str:
+    # Worded as DRF's Throttled was, so clients see the same text.
+    return f"Expected available in {wait} second{'' if wait == 1 else 's'}."
 
 
 def _attempts_check(*, user: User, digest: str, now: datetime) -> None:
@@ -103,9 +144,9 @@ def _attempts_check(*, user: User, digest: str, now: datetime) -> None:
     if counts["by_code"] >= settings.BACKCARE_INVITE_ATTEMPTS_PER_CODE:
         waits.append(counts["code_first"] + window - now)
     if waits:
-        raise exceptions.Throttled(
-            wait=max(1, int(max(waits).total_seconds()) + 1),
-            detail="Too many attempts to redeem an invitation code.",
+        wait = max(1, int(max(waits).total_seconds()) + 1)
+        raise TooMany(
+            f"Too many attempts to redeem an invitation code. {_retry_after(wait)}", headers={"Retry-After": str(wait)}
         )
 
 
@@ -117,7 +158,7 @@ def care_invite_redeem(*, patient: User, code: str, now: datetime | None = None)
     `reason`; a code of a physiotherapist the patient is already linked to is 409 and stays unused.
     """
     if patient.role != Role.PATIENT:
-        raise exceptions.PermissionDenied("Only patients redeem invitations.")
+        raise Forbidden("Only patients redeem invitations.")
     now = now or timezone.now()
     normalised = invite_code_normalise(code)
     digest = invite_code_digest(normalised)
@@ -133,37 +174,33 @@ def care_invite_redeem(*, patient: User, code: str, now: datetime | None = None)
         )
         physio = invite.physiotherapist if invite else None
         if invite is None or physio.role != Role.PHYSIOTHERAPIST or not physio.is_active:
-            raise InviteRefused(
-                status_code=status.HTTP_400_BAD_REQUEST,
+            raise _invite_refused(
+                Invalid,
                 reason="invalid",
                 message="No invitation has this code: check it, or ask your physiotherapist for a new one.",
             )
         if invite.used_at is not None:
-            raise InviteRefused(
-                status_code=status.HTTP_409_CONFLICT,
+            raise _invite_refused(
+                Conflict,
                 reason="used",
                 message="This invitation was already used; ask your physiotherapist for a new one.",
             )
         if invite.expires_at <= now:
-            raise InviteRefused(
-                status_code=status.HTTP_410_GONE,
+            raise _invite_refused(
+                Gone,
                 reason="expired",
                 message="This invitation has expired; ask your physiotherapist for a new one.",
             )
         if CareLink.objects.filter(patient=patient, physiotherapist=physio, status=CareLink.Status.ACTIVE).exists():
-            raise InviteRefused(
-                status_code=status.HTTP_409_CONFLICT,
-                reason="already_linked",
-                message="You are already linked to this physiotherapist.",
+            raise _invite_refused(
+                Conflict, reason="already_linked", message="You are already linked to this physiotherapist."
             )
         try:
             with transaction.atomic():
                 link = CareLink.objects.create(patient=patient, physiotherapist=physio, invite=invite, consented_at=now)
         except IntegrityError as exc:  # a concurrent redemption of another code of the same physiotherapist
-            raise InviteRefused(
-                status_code=status.HTTP_409_CONFLICT,
-                reason="already_linked",
-                message="You are already linked to this physiotherapist.",
+            raise _invite_refused(
+                Conflict, reason="already_linked", message="You are already linked to this physiotherapist."
             ) from exc
         invite.used_at, invite.used_by = now, patient
         invite.save(update_fields=["used_at", "used_by"])
@@ -184,7 +221,7 @@ def care_link_revoke(*, patient: User, link_id: uuid.UUID, now: datetime | None 
             .first()
         )
         if link is None:
-            raise Http404("No such link.")
+            raise NotFound("No such link.")
         if link.status == CareLink.Status.ACTIVE:
             link.status, link.ended_at = CareLink.Status.REVOKED, max(now, link.consented_at)
             link.save(update_fields=["status", "ended_at"])
@@ -201,27 +238,36 @@ def _active_link_locked(*, physiotherapist: User, patient_id: int) -> CareLink:
         .first()
     )
     if link is None:
-        raise Http404("No such patient.")
+        raise NotFound("No such patient.")
     return link
 
 
-def care_link_discharge(*, physiotherapist: User, patient_id: int, now: datetime | None = None) -> CareLink:
+# --- the physiotherapist's writes (each recorded in the access log in its own transaction) --------------
+
+
+def care_link_discharge(
+    *, physiotherapist: User, patient_id: int, access: AccessContext, now: datetime | None = None
+) -> CareLink:
     """The physiotherapist ends the care: the patient is no longer visible to them."""
     now = now or timezone.now()
     with transaction.atomic():
         link = _active_link_locked(physiotherapist=physiotherapist, patient_id=patient_id)
         link.status, link.ended_at = CareLink.Status.DISCHARGED, max(now, link.consented_at)
         link.save(update_fields=["status", "ended_at"])
+        _recorded(physiotherapist, link.patient_id, "patient.discharged", access)
     return link
 
 
-def care_patient_mark_reviewed(*, physiotherapist: User, patient_id: int, now: datetime | None = None) -> CareLink:
+def care_patient_mark_reviewed(
+    *, physiotherapist: User, patient_id: int, access: AccessContext, now: datetime | None = None
+) -> CareLink:
     """The physiotherapist has looked at the patient: red flags reported until now stop counting as open."""
     now = now or timezone.now()
     with transaction.atomic():
         link = _active_link_locked(physiotherapist=physiotherapist, patient_id=patient_id)
         link.last_reviewed_at = now
         link.save(update_fields=["last_reviewed_at"])
+        _recorded(physiotherapist, link.patient_id, "patient.reviewed", access)
     return link
 
 
@@ -230,19 +276,22 @@ def care_note_create(
     physiotherapist: User,
     patient_id: int,
     text: str,
+    access: AccessContext,
     episode_id: uuid.UUID | None = None,
     now: datetime | None = None,
 ) -> CareNote:
     now = now or timezone.now()
     text = text.strip()
     if not text:
-        raise ValidationError({"text": ["Write something."]})
+        raise Invalid({"text": ["Write something."]})
     with transaction.atomic():
         link = _active_link_locked(physiotherapist=physiotherapist, patient_id=patient_id)
         episode = patient_episode_get(patient=link.patient, episode_id=episode_id) if episode_id else None
-        return CareNote.objects.create(
+        note = CareNote.objects.create(
             patient=link.patient, author=physiotherapist, episode=episode, text=text, created_at=now
         )
+        _recorded(physiotherapist, link.patient_id, "patient.note_written", access)
+    return note
 
 
 def care_prescription_create(
@@ -250,6 +299,7 @@ def care_prescription_create(
     physiotherapist: User,
     patient_id: int,
     overrides: dict[str, Any],
+    access: AccessContext,
     note: str = "",
     episode_id: uuid.UUID | None = None,
 ) -> Prescription:
@@ -257,20 +307,32 @@ def care_prescription_create(
 
     The overrides replace the previous prescription's (the newest applies): send every value that is
     to differ from the protocol version. Recorded with its author and time, shown to the patient on
-    their protocol page, and the episode's reminders are re-planned in the same transaction.
+    their protocol page, and the episode's reminders are re-planned in the same transaction, as is the
+    access-log row ("patient.prescribed").
     """
     with transaction.atomic():
         link = _active_link_locked(physiotherapist=physiotherapist, patient_id=patient_id)
-        if episode_id is not None:
-            episode = patient_episode_get(patient=link.patient, episode_id=episode_id)
-        else:
-            episode = Episode.objects.filter(patient=link.patient, status=Episode.Status.OPEN).first()
-            if episode is None:
-                raise Conflict({"episode": ["The patient has no open episode to prescribe for."]})
-        if episode.status != Episode.Status.OPEN:
-            raise Conflict({"episode": ["This episode is resolved: its protocol can no longer change."]})
-        episode = Episode.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=episode.pk)
+        episode = _episode_to_prescribe_for(patient=link.patient, episode_id=episode_id)
         try:
-            return prescription_create(episode=episode, overrides=overrides, author=physiotherapist, note=note)
+            prescription = prescription_create(episode=episode, overrides=overrides, author=physiotherapist, note=note)
         except ProtocolError as exc:
-            raise ValidationError({"overrides": exc.errors}) from exc
+            raise Invalid({"overrides": exc.errors}) from exc
+        _recorded(physiotherapist, link.patient_id, "patient.prescribed", access)
+    return prescription
+
+
+def _episode_to_prescribe_for(*, patient: User, episode_id: uuid.UUID | None) -> Episode:
+    """The episode named (else the open one), locked, with its protocol version; Conflict unless open."""
+    if episode_id is not None:
+        episode = patient_episode_get(patient=patient, episode_id=episode_id)
+    else:
+        episode = Episode.objects.filter(patient=patient, status=Episode.Status.OPEN).first()
+        if episode is None:
+            raise Conflict({"episode": ["The patient has no open episode to prescribe for."]})
+    if episode.status != Episode.Status.OPEN:
+        raise Conflict({"episode": ["This episode is resolved: its protocol can no longer change."]})
+    return Episode.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=episode.pk)
+
+
+def _recorded(physiotherapist: User, patient_id: int, action: str, access: AccessContext) -> None:
+    care_access_record(physiotherapist=physiotherapist, patient_ids=[patient_id], action=action, access=access)

@@ -1,80 +1,35 @@
-"""One patient's recovery as a timeline, and its daily aggregates. Reads only; a constant number of queries.
+"""One patient's recovery as a timeline, and what the physiotherapist's and the patient's views read of it.
 
-The timeline is one UNION ALL over the tables an event lives in (check-ins, ice and heat, rest,
-medication, walks, red flags, reminders sent and acknowledged, prescriptions, care notes). Every
-branch yields the same five columns (kind, instant, end, row id, a JSON object of the event's own
-fields) and the page is ordered by (instant, kind, id) newest first, with a keyset cursor on that
-triple: one query per page, whatever the amount of data, and no page ever repeats or skips a row.
-On PostgreSQL each branch is also ordered and limited, so it reads at most one page from its index.
-
-Daily aggregates group in the database by the local calendar day in the patient's IANA zone, so a
-23- or 25-hour day around a daylight-saving change is still one day.
+Reads only, a constant number of queries: the page is one query (recovery.timeline.query), the daily
+aggregates three (recovery.timeline.daily). Days given as filters are local calendar days in the patient's
+zone (both inclusive); an episode named in a filter must be the patient's ("No such episode.", 400).
+Who may read the patient is decided before (recovery.care), and the access recorded after.
 """
 
 import json
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-from django.db.models import (
-    Avg,
-    CharField,
-    Count,
-    DateTimeField,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    Max,
-    Min,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Cast, JSONObject, TruncDate
-from django.utils import timezone
-
 from backcare.accounts.models import User
-from backcare.core.pagination import keyset_decode, keyset_encode
-from recovery.care.models import CareNote
-from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
-from recovery.protocol.localtime import wall_to_utc
-from recovery.reminders.models import Reminder
-from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
-
-START_KINDS = ("ice_start", "heat_start")
-
-
-@dataclass(frozen=True)
-class TimelineCursor:
-    """Where a page ends: the (instant, kind, id) of its last entry."""
-
-    at: datetime
-    kind: str
-    id: int
-
-    def encode(self) -> str:
-        return keyset_encode([self.at.isoformat(), self.kind, self.id])
-
-    @classmethod
-    def decode(cls, raw: str) -> "TimelineCursor":
-        """Raises ValueError when the cursor was not made here."""
-        at, kind, pk = keyset_decode(raw, length=3)
-        try:
-            instant = datetime.fromisoformat(at)
-            if instant.tzinfo is None:
-                raise ValueError("naive instant")
-            instant = instant.astimezone(UTC)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ValueError("invalid cursor") from exc
-        if kind not in BRANCHES or isinstance(pk, bool) or not isinstance(pk, int):
-            raise ValueError("invalid cursor")
-        return cls(instant, kind, pk)
+from backcare.accounts.selectors import profile_zone
+from recovery.care.selectors import patient_episode_get
+from recovery.episodes.models import Episode
+from recovery.timeline.daily import (
+    START_KINDS,  # noqa: F401 (the triage queue imports it from here, for now)
+    episode_daily_aggregates,
+    local_day_bounds,
+)
+from recovery.timeline.query import (
+    BRANCHES,
+    TIMELINE_KINDS,
+    TimelineCursor,
+    hashable,  # noqa: F401 (the triage queue imports it from here, for now)
+    timeline_rows,
+)
 
 
 @dataclass(frozen=True)
@@ -96,263 +51,6 @@ class TimelinePage:
     next: TimelineCursor | None
 
 
-@dataclass(frozen=True)
-class _Branch:
-    """How one kind of event is read: its rows, its instant, its end, its fields, and their clean-up."""
-
-    queryset: Callable[[User, uuid.UUID | None], QuerySet]
-    at: str
-    fields: dict[str, Any]
-    ends_at: Any = None
-    clean: Callable[[dict[str, Any]], dict[str, Any]] | None = None
-
-
-def _mine(model, *, episode_field: str = "episode_id", patient_field: str = "patient"):
-    def build(patient: User | int, episode_id: uuid.UUID | None) -> QuerySet:
-        qs = model.objects.filter(**{patient_field: patient})
-        if episode_id is not None:
-            qs = qs.filter(**{episode_field: episode_id})
-        return qs
-
-    return build
-
-
-def _uuid(value: Any) -> str | None:
-    # PostgreSQL gives the canonical text; SQLite stores 32 hex digits.
-    return str(uuid.UUID(str(value))) if value not in (None, "") else None
-
-
-def _clean_ids(*names: str, booleans: tuple[str, ...] = (), decimals: tuple[str, ...] = (), json_fields=()):
-    def clean(data: dict[str, Any]) -> dict[str, Any]:
-        for name in names:
-            data[name] = _uuid(data.get(name))
-        for name in booleans:
-            data[name] = bool(data.get(name))
-        for name in decimals:
-            if data.get(name) is not None:
-                data[name] = Decimal(str(data[name])).quantize(Decimal("0.01"))
-        for name in json_fields:
-            if isinstance(data.get(name), str):  # SQLite nests a JSON column as text
-                data[name] = json.loads(data[name])
-        return data
-
-    return clean
-
-
-BRANCHES: dict[str, _Branch] = {
-    "checkin": _Branch(
-        _mine(CheckIn),
-        "occurred_at",
-        {
-            "id": "client_uuid",
-            "episode": "episode_id",
-            "pain": "pain",
-            "stiffness": "stiffness",
-            "spasm_frequency": "spasm_frequency",
-            "sleep_quality": "sleep_quality",
-            "water_glasses": "water_glasses",
-            "note": "note",
-        },
-        clean=_clean_ids("id", "episode"),
-    ),
-    "application": _Branch(
-        _mine(Application),
-        "started_at",
-        {"id": "client_uuid", "episode": "episode_id", "kind": "kind", "auto_closed": "auto_closed"},
-        ends_at="stopped_at",
-        clean=_clean_ids("id", "episode", booleans=("auto_closed",)),
-    ),
-    "rest": _Branch(
-        _mine(RestPeriod),
-        "started_at",
-        {"id": "client_uuid", "episode": "episode_id"},
-        ends_at="stopped_at",
-        clean=_clean_ids("id", "episode"),
-    ),
-    "medication": _Branch(
-        _mine(MedicationIntake),
-        "taken_at",
-        {"id": "client_uuid", "episode": "episode_id", "med_class": "med_class", "name": "name", "dose_mg": "dose_mg"},
-        clean=_clean_ids("id", "episode", decimals=("dose_mg",)),
-    ),
-    "activity": _Branch(
-        _mine(Activity),
-        "started_at",
-        {
-            "id": "client_uuid",
-            "episode": "episode_id",
-            "kind": "kind",
-            "minutes": "minutes",
-            "pain_before": "pain_before",
-            "pain_after": "pain_after",
-        },
-        clean=_clean_ids("id", "episode"),
-    ),
-    "redflag": _Branch(
-        _mine(RedFlagEvent),
-        "occurred_at",
-        {"episode": "episode_id", "checkin": "checkin__client_uuid", "code": "code", "level": "level"},
-        clean=_clean_ids("episode", "checkin"),
-    ),
-    "reminder_sent": _Branch(
-        lambda patient, episode_id: _mine(Reminder)(patient, episode_id).filter(sent_at__isnull=False),
-        "sent_at",
-        {"episode": "episode_id", "reminder": "pk", "kind": "kind", "safety": "safety"},
-        clean=_clean_ids("episode", booleans=("safety",)),
-    ),
-    "reminder_ack": _Branch(
-        lambda patient, episode_id: _mine(Reminder)(patient, episode_id).filter(acknowledged_at__isnull=False),
-        "acknowledged_at",
-        {"episode": "episode_id", "reminder": "pk", "kind": "kind", "action": "ack_action"},
-        clean=_clean_ids("episode"),
-    ),
-    "prescription": _Branch(
-        _mine(Prescription, patient_field="episode__patient"),
-        "created_at",
-        {"episode": "episode_id", "overrides": "overrides", "note": "note", "author": "created_by__display_name"},
-        clean=_clean_ids("episode", json_fields=("overrides",)),
-    ),
-    "note": _Branch(
-        _mine(CareNote),
-        "created_at",
-        {"episode": "episode_id", "text": "text", "author": "author__display_name"},
-        clean=_clean_ids("episode"),
-    ),
-}
-TIMELINE_KINDS = tuple(BRANCHES)
-
-
-def _after(kind: str, at_field: str, cursor: TimelineCursor) -> Q:
-    """Rows of `kind` that sort after the cursor, newest first on (instant, kind, id)."""
-    if kind < cursor.kind:
-        return Q(**{f"{at_field}__lte": cursor.at})
-    if kind > cursor.kind:
-        return Q(**{f"{at_field}__lt": cursor.at})
-    return Q(**{f"{at_field}__lt": cursor.at}) | Q(**{at_field: cursor.at, "pk__lt": cursor.id})
-
-
-def _branch_rows(
-    kind: str,
-    *,
-    patient: User | int,
-    episode_id: uuid.UUID | None,
-    since: datetime | None,
-    until: datetime | None,
-    after: TimelineCursor | None,
-    limit: int,
-) -> QuerySet:
-    branch = BRANCHES[kind]
-    qs = branch.queryset(patient, episode_id)
-    if since is not None:
-        qs = qs.filter(**{f"{branch.at}__gte": since})
-    if until is not None:
-        qs = qs.filter(**{f"{branch.at}__lt": until})
-    if after is not None:
-        qs = qs.filter(_after(kind, branch.at, after))
-    ends_at = F(branch.ends_at) if branch.ends_at else Cast(Value(None), DateTimeField())
-    qs = qs.annotate(
-        tl_kind=Value(kind, output_field=CharField()),
-        tl_at=F(branch.at),
-        tl_end=ends_at,
-        tl_id=F("pk"),
-        tl_data=JSONObject(**{name: F(source) for name, source in branch.fields.items()}),
-    ).values_list("tl_kind", "tl_at", "tl_end", "tl_id", "tl_data")
-    if connection.features.supports_slicing_ordering_in_compound:
-        qs = qs.order_by(f"-{branch.at}", "-pk")[:limit]
-    else:
-        qs = qs.order_by()
-    return qs
-
-
-def _union(
-    *,
-    patient_id: int,
-    kinds: tuple[str, ...],
-    episode_id: uuid.UUID | None,
-    since: datetime | None,
-    until: datetime | None,
-    after: TimelineCursor | None,
-    limit: int,
-) -> QuerySet:
-    branches = [
-        _branch_rows(
-            kind, patient=patient_id, episode_id=episode_id, since=since, until=until, after=after, limit=limit
-        )
-        for kind in kinds
-    ]
-    if len(branches) == 1 and connection.features.supports_slicing_ordering_in_compound:
-        return branches[0]  # one kind: already newest first on (instant, id), and limited
-    combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
-    return combined.order_by("-tl_at", "-tl_kind", "-tl_id")[:limit]
-
-
-# Compiling the ten-branch union costs more than running it. On PostgreSQL its SQL is compiled once per shape
-# (kinds, which filters are present, the cursor's kind, the page size) with stand-in values, and each request
-# only swaps its own values into the parameters.
-_STAND_IN = {
-    "patient": -7_319_004_211,
-    "episode": uuid.UUID("00000000-0000-4000-8000-0000007e9150"),
-    "since": datetime(1901, 1, 1, 0, 0, 1, tzinfo=UTC),
-    "until": datetime(1901, 1, 1, 0, 0, 2, tzinfo=UTC),
-    "after_at": datetime(1901, 1, 1, 0, 0, 3, tzinfo=UTC),
-    "after_id": -7_319_004_212,
-}
-_COMPILED: dict[tuple, tuple[str, tuple]] = {}
-_COMPILED_MAX = 256
-
-
-def _timeline_rows(*, patient_id: int, kinds, episode_id, since, until, after, limit) -> list[tuple]:
-    if connection.vendor != "postgresql":
-        return list(
-            _union(
-                patient_id=patient_id,
-                kinds=kinds,
-                episode_id=episode_id,
-                since=since,
-                until=until,
-                after=after,
-                limit=limit,
-            )
-        )
-    shape = (kinds, episode_id is not None, since is not None, until is not None, after.kind if after else None, limit)
-    if shape not in _COMPILED:
-        stand_in = _STAND_IN
-        query = _union(
-            patient_id=stand_in["patient"],
-            kinds=kinds,
-            episode_id=stand_in["episode"] if episode_id is not None else None,
-            since=stand_in["since"] if since is not None else None,
-            until=stand_in["until"] if until is not None else None,
-            after=TimelineCursor(stand_in["after_at"], after.kind, stand_in["after_id"]) if after else None,
-            limit=limit,
-        ).query
-        sql, params = query.sql_with_params()
-        if len(_COMPILED) >= _COMPILED_MAX:  # shapes are few in practice; never let odd ones pile up
-            _COMPILED.clear()
-        _COMPILED[shape] = (sql, tuple(params))
-    sql, template = _COMPILED[shape]
-    actual = {
-        _STAND_IN["patient"]: patient_id,
-        _STAND_IN["episode"]: episode_id,
-        _STAND_IN["since"]: since,
-        _STAND_IN["until"]: until,
-        _STAND_IN["after_at"]: after.at if after else None,
-        _STAND_IN["after_id"]: after.id if after else None,
-    }
-    params = [actual.get(value, value) if hashable(value) else value for value in template]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
 def patient_timeline(
     *,
     patient: User,
@@ -372,7 +70,7 @@ def patient_timeline(
     chosen = [kind for kind in TIMELINE_KINDS if kinds is None or kind in kinds]
     if not chosen or limit < 1:
         return TimelinePage([], None)
-    rows = _timeline_rows(
+    rows = timeline_rows(
         patient_id=patient.pk,
         kinds=tuple(chosen),
         episode_id=episode_id,
@@ -392,12 +90,14 @@ def patient_timeline(
     return TimelinePage(entries, entries[-1].cursor if len(rows) > limit else None)
 
 
-# --- daily aggregates ----------------------------------------------------------------------------
-
-
-def local_day_bounds(*, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """The instants a local calendar day starts and ends (23 or 25 hours apart across a DST change)."""
-    return wall_to_utc(day, time(0), zone), wall_to_utc(day + timedelta(days=1), time(0), zone)
+def local_days_span(
+    *, since: date | None, until: date | None, zone: ZoneInfo
+) -> tuple[datetime | None, datetime | None]:
+    """The instants local days `since` to `until` (both inclusive, either open) cover: [start, end)."""
+    return (
+        local_day_bounds(day=since, zone=zone)[0] if since else None,
+        local_day_bounds(day=until, zone=zone)[1] if until else None,
+    )
 
 
 def episode_current(*, patient: User) -> Episode | None:
@@ -410,84 +110,55 @@ def episode_current(*, patient: User) -> Episode | None:
     )
 
 
-def episode_daily_aggregates(
-    *, episode: Episode, zone: ZoneInfo, since: date | None = None, until: date | None = None
-) -> list[dict[str, Any]]:
-    """Per local day of the episode, in the patient's zone: pain (count, min, mean, max), ice and heat
-    applications (count, minutes), and adherence (applications against the start reminders that came
-    due that day; reminders acknowledged as done against reminders sent). Three grouped queries.
+def episode_named_or_current(*, patient: User, episode_id: uuid.UUID | None) -> Episode | None:
+    """The patient's episode named by a filter (400 if not theirs), else their current one, if any."""
+    if episode_id is not None:
+        return patient_episode_get(patient=patient, episode_id=episode_id)
+    return episode_current(patient=patient)
 
-    Days without data are listed with zeros so a chart shows the gap; the range is the episode's (onset
-    to resolution or today), narrowed by `since` and `until` (local dates, inclusive).
-    """
-    now = timezone.now()
-    first = episode.onset.astimezone(zone).date()
-    last = (episode.resolved_at or now).astimezone(zone).date()
-    if since is not None:
-        first = max(first, since)
-    if until is not None:
-        last = min(last, until)
-    if first > last:
-        return []
-    start, _ = local_day_bounds(day=first, zone=zone)
-    _, end = local_day_bounds(day=last, zone=zone)
 
-    pain = {
-        row["day"]: row
-        for row in CheckIn.objects.filter(episode=episode, occurred_at__gte=start, occurred_at__lt=end)
-        .annotate(day=TruncDate("occurred_at", tzinfo=zone))
-        .values("day")
-        .annotate(count=Count("id"), pain_min=Min("pain"), pain_max=Max("pain"), pain_mean=Avg("pain"))
-        .order_by()
-    }
-    applied_for = ExpressionWrapper(F("stopped_at") - F("started_at"), output_field=DurationField())
-    applications = {
-        row["day"]: row
-        for row in Application.objects.filter(episode=episode, started_at__gte=start, started_at__lt=end)
-        .annotate(day=TruncDate("started_at", tzinfo=zone))
-        .values("day")
-        .annotate(
-            ice=Count("id", filter=Q(kind="ice")),
-            heat=Count("id", filter=Q(kind="heat")),
-            applied=Sum(applied_for, filter=Q(stopped_at__isnull=False)),
-        )
-        .order_by()
-    }
-    reminders = {
-        row["day"]: row
-        for row in Reminder.objects.filter(episode=episode, due_at__gte=start, due_at__lt=min(end, now))
-        .exclude(status=Reminder.Status.CANCELLED)
-        .annotate(day=TruncDate("due_at", tzinfo=zone))
-        .values("day")
-        .annotate(
-            planned=Count("id", filter=Q(kind__in=START_KINDS)),
-            sent=Count("id", filter=Q(sent_at__isnull=False)),
-            acted=Count("id", filter=Q(sent_at__isnull=False, ack_action=Reminder.Action.DONE)),
-        )
-        .order_by()
-    }
-    days = []
-    current = first
-    while current <= last:
-        p, a, r = pain.get(current), applications.get(current), reminders.get(current)
-        done = (a["ice"] + a["heat"]) if a else 0
-        planned = r["planned"] if r else 0
-        applied = a["applied"] if a and a["applied"] is not None else timedelta(0)
-        days.append(
-            {
-                "date": current,
-                "checkins": p["count"] if p else 0,
-                "pain_min": p["pain_min"] if p else None,
-                "pain_mean": round(float(p["pain_mean"]), 2) if p else None,
-                "pain_max": p["pain_max"] if p else None,
-                "ice": a["ice"] if a else 0,
-                "heat": a["heat"] if a else 0,
-                "applied_minutes": int(applied.total_seconds() // 60),
-                "applications_planned": planned,
-                "reminders_sent": r["sent"] if r else 0,
-                "reminders_acted": r["acted"] if r else 0,
-                "adherence": round(min(1.0, done / planned), 2) if planned else None,
-            }
-        )
-        current += timedelta(days=1)
-    return days
+# --- what the views read -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientTimeline:
+    patient_id: int
+    zone: ZoneInfo
+    page: TimelinePage
+
+
+def patient_timeline_page(
+    *,
+    patient: User,
+    kinds: Collection[str] | None = None,
+    episode_id: uuid.UUID | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    after: TimelineCursor | None = None,
+    limit: int = 50,
+) -> PatientTimeline:
+    """One page of the patient's timeline, filtered by kinds, an episode of theirs and local days."""
+    zone = profile_zone(user=patient)
+    episode = patient_episode_get(patient=patient, episode_id=episode_id) if episode_id else None
+    start, end = local_days_span(since=since, until=until, zone=zone)
+    page = patient_timeline(
+        patient=patient,
+        kinds=kinds,
+        episode_id=episode.pk if episode else None,
+        since=start,
+        until=end,
+        after=after,
+        limit=limit,
+    )
+    return PatientTimeline(patient.pk, zone, page)
+
+
+def patient_daily(
+    *, patient: User, episode_id: uuid.UUID | None = None, since: date | None = None, until: date | None = None
+) -> dict[str, Any]:
+    """Per local day of an episode (the one named, else the open one, else the latest), as DailyOutputSerializer
+    reads it; no days when the patient has no episode."""
+    zone = profile_zone(user=patient)
+    episode = episode_named_or_current(patient=patient, episode_id=episode_id)
+    days = episode_daily_aggregates(episode=episode, zone=zone, since=since, until=until) if episode else []
+    return {"patient": patient.pk, "episode": episode.pk if episode else None, "timezone": zone.key, "days": days}

@@ -37,7 +37,7 @@ from recovery.care.services import care_link_discharge, care_link_revoke
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
 from recovery.reminders.models import Reminder
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
-from tests.factories import PASSWORD, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
+from tests.factories import PASSWORD, AccessContextFactory, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -224,7 +224,11 @@ def world(db) -> World:
     care_link_revoke(patient=other, link_id=revoked.id)
     w.discharged_physio = PhysioFactory(display_name="Discharged Physio")
     CareLink.objects.create(patient=other, physiotherapist=w.discharged_physio, consented_at=timezone.now())
-    care_link_discharge(physiotherapist=w.discharged_physio, patient_id=other.pk)
+    care_link_discharge(
+        physiotherapist=w.discharged_physio,
+        patient_id=other.pk,
+        access=AccessContextFactory(request_id=OTHER_ACCESS_REQUEST),  # a discharge is in the log too
+    )
     for name in ("linked_physio", "revoked_physio", "discharged_physio"):
         w.clients[name] = token_client(getattr(w, name))
     return w
@@ -1334,4 +1338,4 @@ def test_patient_side_care_lists_hold_only_mine(world):
     assert [row["id"] for row in rows] == [str(mine.id)]
     assert world.clients["me"].get("/api/care/access-log/").json()["results"] == []
     theirs = token_client(world.other).get("/api/care/access-log/").json()["results"]
-    assert [row["request_id"] for row in theirs] == [OTHER_ACCESS_REQUEST]
+    assert [row["request_id"] for row in theirs] == [OTHER_ACCESS_REQUEST] * 2  # the read and the discharge

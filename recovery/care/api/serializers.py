@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from backcare.core.api import StrictSerializer
+from backcare.core.api import FilterSerializer, StrictSerializer
+from recovery.api.common import QueryChoiceField
 from recovery.api.shapes import EpisodeBriefSerializer, PersonSerializer, PhysioLinkSerializer
 from recovery.care.models import CareLink
 
@@ -16,6 +17,10 @@ class RedeemInputSerializer(StrictSerializer):
 class NoteInputSerializer(StrictSerializer):
     text = serializers.CharField(max_length=4000)
     episode = serializers.UUIDField(required=False, help_text="The episode the note is about, if one.")
+
+
+class CareLinkFilter(FilterSerializer):
+    status = QueryChoiceField(choices=CareLink.Status.values, required=False)
 
 
 # --- output, patient side --------------------------------------------------------------------------

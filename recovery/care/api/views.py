@@ -11,17 +11,15 @@ if the log cannot be written, the answer is 503 and carries no data.
 
 import uuid
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backcare.audit.selectors import access_log_for_patient
 from backcare.core.pagination import NewestFirstCursor
 from backcare.core.permissions import IsPatient
-from recovery.api.common import AUDITED, PATIENT_ID, PhysioAPIView, audit_read
+from recovery.api.common import AUDITED, PATIENT_ID, PhysioAPIView, access_context
 from recovery.api.shapes import EmptyInputSerializer
 from recovery.care import selectors as care_selectors
 from recovery.care import services as care_services
@@ -74,12 +72,8 @@ class CareLinkListView(APIView):
     )
     def get(self, request):
         """Who can see my data (status active), and who could."""
-        qs = care_selectors.care_links_of_patient(patient=request.user)
-        wanted = request.query_params.get("status")
-        if wanted is not None:
-            if wanted not in CareLink.Status.values:
-                raise ValidationError({"status": [f"Must be one of {', '.join(CareLink.Status.values)}."]})
-            qs = qs.filter(status=wanted)
+        filters = cs.CareLinkFilter.parse(request)
+        qs = care_selectors.care_links_of_patient(patient=request.user, status=filters.get("status"))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(cs.CareLinkOutputSerializer(page, many=True).data)
@@ -142,10 +136,14 @@ class PatientDetailView(PhysioAPIView):
     @extend_schema(parameters=[PATIENT_ID], responses={200: cs.PatientSummarySerializer, **AUDITED}, tags=["physio"])
     def get(self, request, patient_id: int):
         """One of my patients: who, since when, their episodes."""
-        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
-        episodes = list(care_selectors.patient_episodes(patient=link.patient))
-        audit_read(request, patient_ids=[link.patient_id], action="patient.summary")
-        return Response(cs.PatientSummarySerializer({"patient": link.patient, "link": link, "episodes": episodes}).data)
+        summary = care_services.care_patient_read(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            action="patient.summary",
+            access=access_context(request),
+            read=lambda link: care_selectors.care_patient_summary(link=link),
+        )
+        return Response(cs.PatientSummarySerializer(summary).data)
 
 
 class NoteCursor(NewestFirstCursor):
@@ -160,10 +158,16 @@ class NoteListView(PhysioAPIView):
     )
     def get(self, request, patient_id: int):
         """The care team's notes on the patient, newest first."""
-        patient = care_selectors.patient_get_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(care_selectors.care_notes_of_patient(patient=patient), request, view=self)
-        audit_read(request, patient_ids=[patient.pk], action="patient.notes")
+        page = care_services.care_patient_read(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            action="patient.notes",
+            access=access_context(request),
+            read=lambda link: paginator.paginate_queryset(
+                care_selectors.care_notes_of_patient(patient=link.patient), request, view=self
+            ),
+        )
         return paginator.get_paginated_response(cs.NoteOutputSerializer(page, many=True).data)
 
     @extend_schema(
@@ -176,14 +180,13 @@ class NoteListView(PhysioAPIView):
         """Write a note on the patient (optionally about one episode)."""
         data = cs.NoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        with transaction.atomic():
-            note = care_services.care_note_create(
-                physiotherapist=request.user,
-                patient_id=patient_id,
-                text=data.validated_data["text"],
-                episode_id=data.validated_data.get("episode"),
-            )
-            audit_read(request, patient_ids=[note.patient_id], action="patient.note_written")
+        note = care_services.care_note_create(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            text=data.validated_data["text"],
+            episode_id=data.validated_data.get("episode"),
+            access=access_context(request),
+        )
         return Response(cs.NoteOutputSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
@@ -197,9 +200,9 @@ class ReviewedView(PhysioAPIView):
     def post(self, request, patient_id: int):
         """Mark the patient reviewed now: their red flags reported until now stop counting as open."""
         EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
-        with transaction.atomic():
-            link = care_services.care_patient_mark_reviewed(physiotherapist=request.user, patient_id=patient_id)
-            audit_read(request, patient_ids=[link.patient_id], action="patient.reviewed")
+        link = care_services.care_patient_mark_reviewed(
+            physiotherapist=request.user, patient_id=patient_id, access=access_context(request)
+        )
         return Response(cs.ReviewedOutputSerializer(link).data)
 
 
@@ -213,7 +216,7 @@ class DischargeView(PhysioAPIView):
     def post(self, request, patient_id: int):
         """End the care: the patient's data is no longer visible to me."""
         EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
-        with transaction.atomic():
-            link = care_services.care_link_discharge(physiotherapist=request.user, patient_id=patient_id)
-            audit_read(request, patient_ids=[link.patient_id], action="patient.discharged")
+        link = care_services.care_link_discharge(
+            physiotherapist=request.user, patient_id=patient_id, access=access_context(request)
+        )
         return Response(cs.DischargedOutputSerializer(link).data)

@@ -3,8 +3,49 @@ Bundle's outline for the schema (the bundle itself is built in recovery.timeline
 
 from rest_framework import serializers
 
+from backcare.core.api import CommaSeparatedChoiceField
+from backcare.core.errors import NotFound
+from recovery.api.common import AsSent, DateRangeFilter, EpisodeFilter
 from recovery.api.shapes import drf_instant
-from recovery.timeline.selectors import TIMELINE_KINDS
+from recovery.timeline.selectors import TIMELINE_KINDS, TimelineCursor
+
+# --- query parameters ---------------------------------------------------------------------------------
+
+
+class DailyFilter(DateRangeFilter, EpisodeFilter):
+    """?since=&until=&episode=, as episode_id, since and until."""
+
+
+class TimelineCsvFilter(DailyFilter):
+    """The daily filter and ?kinds=a,b."""
+
+    kinds = CommaSeparatedChoiceField(choices=TIMELINE_KINDS, required=False)
+
+
+class _CursorText(AsSent, serializers.Field):
+    """The cursor as sent; TimelineFilter.validate decodes it."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class TimelineFilter(TimelineCsvFilter):
+    """The CSV's filters and the `next` link's ?cursor= (as `after`); a cursor not made here is a 404."""
+
+    cursor = _CursorText(required=False)
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)  # checked first: a bad range answers 400 before a bad cursor's 404
+        if "cursor" in attrs:
+            try:
+                attrs["after"] = TimelineCursor.decode(attrs.pop("cursor"))
+            except ValueError as exc:
+                raise NotFound("Invalid cursor.") from exc
+        return attrs
+
 
 # --- the FHIR bundle, for the schema only -------------------------------------------------------------
 

@@ -7,21 +7,16 @@ the rest of the API, whatever the request's Accept header asked for.
 """
 
 import json
-from datetime import datetime
 from types import SimpleNamespace
-from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backcare.accounts.models import User
 from backcare.core.permissions import IsPatient, IsPhysiotherapist
 from recovery.api.common import (
     AUDITED,
@@ -31,32 +26,19 @@ from recovery.api.common import (
     PATIENT_ID,
     SINCE,
     UNTIL,
+    EpisodeFilter,
     PhysioAPIView,
-    audit_read,
-    date_range,
-    episode_param,
-    list_param,
+    access_context,
     next_url,
     page_size,
 )
-from recovery.care import selectors as care_selectors
-from recovery.episodes.models import Episode
-from recovery.episodes.selectors import patient_zone
+from recovery.care import services as care_services
+from recovery.timeline import selectors
 from recovery.timeline.api import serializers as s
-from recovery.timeline.export import (
-    CSV_CONTENT_TYPE,
-    FHIR_CONTENT_TYPE,
-    episode_fhir_bundle,
-    timeline_csv,
-)
-from recovery.timeline.selectors import (
-    TIMELINE_KINDS,
-    TimelineCursor,
-    episode_current,
-    episode_daily_aggregates,
-    local_day_bounds,
-    patient_timeline,
-)
+from recovery.timeline.csv import patient_csv_download
+from recovery.timeline.export import Download
+from recovery.timeline.fhir import FHIR_CONTENT_TYPE, patient_fhir_download
+from recovery.timeline.selectors import TIMELINE_KINDS
 
 
 class _AcceptOnly(BaseRenderer):
@@ -100,51 +82,11 @@ class DownloadView(APIView):
         return response
 
 
-def _download(body: str | bytes, *, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+def _download(download: Download) -> HttpResponse:
+    response = HttpResponse(download.body, content_type=download.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     response["Cache-Control"] = "no-store"  # health data: never kept by a shared cache
     return response
-
-
-def _stamp(now: datetime, zone: ZoneInfo) -> str:
-    return now.astimezone(zone).strftime("%Y%m%d")
-
-
-def _episode_for(request, patient: User) -> Episode:
-    episode = episode_param(request, patient) or episode_current(patient=patient)
-    if episode is None:
-        raise NotFound("The patient has no episode yet.")
-    return episode
-
-
-def _fhir_response(*, patient: User, episode: Episode, zone: ZoneInfo) -> HttpResponse:
-    bundle = episode_fhir_bundle(patient=patient, episode=episode, zone=zone)
-    stamp = bundle["timestamp"][:10].replace("-", "")
-    return _download(
-        json.dumps(bundle, ensure_ascii=False, separators=(",", ":")).encode(),
-        content_type=FHIR_CONTENT_TYPE,
-        filename=f"backcare-{patient.pk}-episode-{str(episode.pk)[:8]}-{stamp}.fhir.json",
-    )
-
-
-def _csv_response(request, *, patient: User, zone: ZoneInfo) -> HttpResponse:
-    kinds = list_param(request, "kinds", TIMELINE_KINDS)
-    since, until = date_range(request)
-    episode = episode_param(request, patient)
-    text = timeline_csv(
-        patient=patient,
-        zone=zone,
-        kinds=kinds,
-        episode_id=episode.pk if episode else None,
-        since=local_day_bounds(day=since, zone=zone)[0] if since else None,
-        until=local_day_bounds(day=until, zone=zone)[1] if until else None,
-    )
-    return _download(
-        text.encode(),
-        content_type=CSV_CONTENT_TYPE,
-        filename=f"backcare-{patient.pk}-timeline-{_stamp(timezone.now(), zone)}.csv",
-    )
 
 
 FHIR_OK = {(200, FHIR_CONTENT_TYPE): s.FhirBundleSerializer}
@@ -177,14 +119,15 @@ class PhysioFhirExportView(DownloadView):
     )
     def get(self, request, patient_id: int):
         """One of my patients' episode as a FHIR R4 Bundle."""
-        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
-        patient = link.patient
-        episode = _episode_for(request, patient)
-        response = _fhir_response(
-            patient=patient, episode=episode, zone=care_selectors.patient_zone_loaded(patient=patient)
+        filters = EpisodeFilter.parse(request)
+        download = care_services.care_patient_read(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            action="patient.export.fhir",
+            access=access_context(request),
+            read=lambda link: patient_fhir_download(patient=link.patient, **filters),
         )
-        audit_read(request, patient_ids=[patient.pk], action="patient.export.fhir")
-        return response
+        return _download(download)
 
 
 class PhysioCsvExportView(DownloadView):
@@ -200,11 +143,15 @@ class PhysioCsvExportView(DownloadView):
     )
     def get(self, request, patient_id: int):
         """One of my patients' timeline as CSV."""
-        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
-        patient = link.patient
-        response = _csv_response(request, patient=patient, zone=care_selectors.patient_zone_loaded(patient=patient))
-        audit_read(request, patient_ids=[patient.pk], action="patient.export.csv")
-        return response
+        filters = s.TimelineCsvFilter.parse(request)
+        download = care_services.care_patient_read(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            action="patient.export.csv",
+            access=access_context(request),
+            read=lambda link: patient_csv_download(patient=link.patient, **filters),
+        )
+        return _download(download)
 
 
 # --- the patient, about themself --------------------------------------------------------------------
@@ -225,8 +172,7 @@ class MyFhirExportView(DownloadView):
     )
     def get(self, request):
         """One of my episodes as a FHIR R4 Bundle."""
-        episode = _episode_for(request, request.user)
-        return _fhir_response(patient=request.user, episode=episode, zone=patient_zone(patient=request.user))
+        return _download(patient_fhir_download(patient=request.user, **EpisodeFilter.parse(request)))
 
 
 class MyCsvExportView(DownloadView):
@@ -242,7 +188,7 @@ class MyCsvExportView(DownloadView):
     )
     def get(self, request):
         """My timeline as CSV."""
-        return _csv_response(request, patient=request.user, zone=patient_zone(patient=request.user))
+        return _download(patient_csv_download(patient=request.user, **s.TimelineCsvFilter.parse(request)))
 
 
 class TimelineView(PhysioAPIView):
@@ -262,32 +208,19 @@ class TimelineView(PhysioAPIView):
     def get(self, request, patient_id: int):
         """The patient's recovery, newest first: every check-in, application, rest, intake, walk, red flag,
         reminder sent and acknowledged, prescription and note."""
-        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
-        patient = link.patient
-        zone = care_selectors.patient_zone_loaded(patient=patient)
         limit = page_size(request)
-        kinds = list_param(request, "kinds", TIMELINE_KINDS)
-        since, until = date_range(request)
-        episode = episode_param(request, patient)
-        after = None
-        if "cursor" in request.query_params:
-            try:
-                after = TimelineCursor.decode(request.query_params["cursor"])
-            except ValueError as exc:
-                raise NotFound("Invalid cursor.") from exc
-        page = patient_timeline(
-            patient=patient,
-            kinds=kinds,
-            episode_id=episode.pk if episode else None,
-            since=local_day_bounds(day=since, zone=zone)[0] if since else None,
-            until=local_day_bounds(day=until, zone=zone)[1] if until else None,
-            after=after,
-            limit=limit,
+        filters = s.TimelineFilter.parse(request)
+        timeline = care_services.care_patient_read(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            action="patient.timeline",
+            access=access_context(request),
+            read=lambda link: selectors.patient_timeline_page(patient=link.patient, limit=limit, **filters),
         )
-        audit_read(request, patient_ids=[patient.pk], action="patient.timeline")
+        page = timeline.page
         out = {
-            "patient": patient.pk,
-            "timezone": zone.key,
+            "patient": timeline.patient_id,
+            "timezone": timeline.zone.key,
             "next": next_url(request, page.next.encode() if page.next else None),
             "results": [s.timeline_entry_data(entry) for entry in page.entries],  # = TimelineEntrySerializer
         }
@@ -302,12 +235,12 @@ class DailyView(PhysioAPIView):
     )
     def get(self, request, patient_id: int):
         """Per local day of an episode (default: the open one, else the latest): pain, applications, adherence."""
-        link = care_selectors.care_link_for_physiotherapist(physiotherapist=request.user, patient_id=patient_id)
-        patient = link.patient
-        zone = care_selectors.patient_zone_loaded(patient=patient)
-        since, until = date_range(request)
-        episode = episode_param(request, patient) or episode_current(patient=patient)
-        days = episode_daily_aggregates(episode=episode, zone=zone, since=since, until=until) if episode else []
-        audit_read(request, patient_ids=[patient.pk], action="patient.daily")
-        out = {"patient": patient.pk, "episode": episode.pk if episode else None, "timezone": zone.key, "days": days}
-        return Response(s.DailyOutputSerializer(out).data)
+        filters = s.DailyFilter.parse(request)
+        daily = care_services.care_patient_read(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            action="patient.daily",
+            access=access_context(request),
+            read=lambda link: selectors.patient_daily(patient=link.patient, **filters),
+        )
+        return Response(s.DailyOutputSerializer(daily).data)

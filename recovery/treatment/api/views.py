@@ -1,6 +1,5 @@
 import uuid
 
-from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +15,7 @@ from recovery.api.common import (
     PATIENT_ID,
     PatientAPIView,
     PhysioAPIView,
+    access_context,
     audit_read,
     episode_filter,
     episode_param,
@@ -412,14 +412,13 @@ class ProtocolView(PhysioAPIView):
         data = ts.PrescriptionInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        with transaction.atomic():
-            prescription = care_services.care_prescription_create(
-                physiotherapist=request.user,
-                patient_id=patient_id,
-                overrides=v["overrides"],
-                note=v["note"],
-                episode_id=v.get("episode"),
-            )
-            overview = treatment_selectors.episode_protocol_overview(episode=prescription.episode)
-            audit_read(request, patient_ids=[prescription.episode.patient_id], action="patient.prescribed")
+        prescription = care_services.care_prescription_create(
+            physiotherapist=request.user,
+            patient_id=patient_id,
+            overrides=v["overrides"],
+            note=v["note"],
+            episode_id=v.get("episode"),
+            access=access_context(request),
+        )
+        overview = treatment_selectors.episode_protocol_overview(episode=prescription.episode)
         return Response(ts.EpisodeProtocolSerializer(overview).data, status=status.HTTP_201_CREATED)

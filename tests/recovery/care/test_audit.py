@@ -9,7 +9,7 @@ from django.test import RequestFactory
 
 from backcare.audit.admin import AccessLogAdmin
 from backcare.audit.models import AccessLog, AppendOnlyError
-from recovery.care.models import CareNote
+from recovery.care.models import CareLink, CareNote
 from tests.conftest import client_for
 from tests.factories import CareLinkFactory, CheckInFactory, EpisodeFactory, UserFactory
 
@@ -91,6 +91,15 @@ def test_if_the_log_cannot_be_written_nothing_is_shown(linked, physio_api, patie
     assert set(response.json()) == {"detail"}
     assert "secret-checkin-note" not in response.content.decode()
     assert str(patient.email) not in response.content.decode()
+
+
+@pytest.mark.parametrize("suffix", ["reviewed/", "discharge/"])
+def test_if_the_log_cannot_be_written_a_review_or_discharge_is_not_kept(linked, physio_api, patient, suffix):
+    with mock.patch.object(AccessLog.objects, "append_reads", side_effect=DatabaseError("disk full")):
+        response = physio_api.post(f"/api/physio/patients/{patient.pk}/{suffix}", {})
+    assert response.status_code == 503
+    link = CareLink.objects.get(patient=patient)
+    assert (link.status, link.last_reviewed_at) == (CareLink.Status.ACTIVE, None)
 
 
 def test_if_the_log_cannot_be_written_a_note_is_not_kept(linked, physio_api, patient):

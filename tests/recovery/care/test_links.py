@@ -128,7 +128,11 @@ def test_redeeming_is_limited_per_user(physio_api, patient_api):
             assert patient_api.post("/api/care/redeem/", {"code": "ABCDE-FGHJK"}).status_code == 400
         response = patient_api.post("/api/care/redeem/", {"code": good})
         assert response.status_code == 429
-        assert int(response["Retry-After"]) > 0
+        wait = int(response["Retry-After"])
+        assert wait > 0
+        assert response.json() == {
+            "detail": f"Too many attempts to redeem an invitation code. Expected available in {wait} seconds."
+        }
         # Another patient is not held up.
         assert client_for(UserFactory()).post("/api/care/redeem/", {"code": "ABCDE-FGHJK"}).status_code == 400
     with time_machine.travel(NOW + timedelta(minutes=16), tick=False):

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from backcare.audit.models import AccessLog
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
-from recovery.timeline.export import CSV_HEADER, csv_cell
+from recovery.timeline.csv import CSV_HEADER, csv_cell
 from recovery.treatment.models import Application, MedicationIntake
 from tests.factories import CareLinkFactory, CheckInFactory, EpisodeFactory, UserFactory, history_create
 
@@ -284,7 +284,7 @@ def test_free_text_cannot_become_a_spreadsheet_formula(episode, berliner, physio
 
 
 def test_the_csv_reads_a_long_history_in_pages(clock, physio, physio_api, django_assert_max_num_queries, monkeypatch):
-    monkeypatch.setattr("recovery.timeline.export._CSV_PAGE", 7)
+    monkeypatch.setattr("recovery.timeline.csv._CSV_PAGE", 7)
     patient = UserFactory(with_profile="Asia/Kolkata")
     CareLinkFactory(patient=patient, physiotherapist=physio)
     episode = EpisodeFactory(patient=patient, onset=NOW - timedelta(days=4))
