@@ -64,7 +64,7 @@ def profile_update(*, user: User, data: dict[str, Any]) -> Profile:
     profile.full_clean()
     profile.save()
     # Zone, sleep window and preferences change when reminders fall: re-plan in this transaction.
-    from recovery.reminders.services import reminders_reconcile_patient  # recovery builds on accounts
+    from recovery.reminders.planning import reminders_reconcile_patient  # recovery builds on accounts
 
     reminders_reconcile_patient(patient=user)
     return profile

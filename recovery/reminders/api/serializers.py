@@ -1,7 +1,16 @@
 from rest_framework import serializers
 
-from backcare.core.api import StrictSerializer
+from backcare.core.api import FilterSerializer, StrictSerializer
 from recovery.reminders.models import Reminder
+
+
+class ReminderFilterSerializer(FilterSerializer):
+    episode = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(
+        choices=Reminder.Status.choices,
+        required=False,
+        error_messages={"invalid_choice": f"Must be one of {', '.join(Reminder.Status.values)}."},
+    )
 
 
 class ReminderOutputSerializer(serializers.Serializer):

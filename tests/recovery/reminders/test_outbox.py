@@ -11,13 +11,10 @@ from django.db import connection
 from django.db.models import F
 
 from recovery.episodes.models import Episode
+from recovery.reminders.acks import reminder_ack_token
+from recovery.reminders.claims import reminders_claim_due
 from recovery.reminders.models import Reminder
-from recovery.reminders.services import (
-    reminder_ack_token,
-    reminders_claim_due,
-    reminders_reconcile,
-    reminders_replan_open_episodes,
-)
+from recovery.reminders.planning import reminders_reconcile, reminders_replan_open_episodes
 from tests.factories import UserFactory
 
 ONSET = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday; London is on UTC then
