@@ -1,3 +1,5 @@
+"""Celery tasks. Their names are public (beat's schedule and messages already queued use them): never rename."""
+
 import logging
 from datetime import datetime, timedelta
 

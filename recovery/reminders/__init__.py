@@ -8,7 +8,8 @@ DeliveryAttempt per try. The life of a reminder, module by module:
   dispatch.py   the dispatcher's step: claim due reminders, fan each out to one Delivery per active device,
                 claim due deliveries
   sending.py    post a batch of claimed deliveries from a thread pool, record every answer in one
-                transaction (retry with backoff, gone, failed), and end reminders (sent, failed)
+                transaction (retry with backoff, gone, failed)
+  endings.py    a reminder ends when its deliveries have: sent at the first success, else failed
   payloads.py   what the phone shows: texts, payload, TTL
   acks.py       the notification's buttons (done, snooze, skip), and the signed token the service worker uses
   selectors.py  the patient's reminders; outbox status (lag, counts, heartbeat) for healthz and

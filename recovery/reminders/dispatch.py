@@ -8,9 +8,9 @@ from django.db import transaction
 
 from backcare.push.selectors import devices_active_of
 from recovery.reminders.claims import deliveries_claim_due, reminders_claim_due
+from recovery.reminders.endings import reminder_finish_if_done
 from recovery.reminders.models import Delivery, Reminder
 from recovery.reminders.planning import REPLAN_AFTER
-from recovery.reminders.sending import reminder_finish_if_done
 
 # Once its deliveries exist a reminder needs no claim to be safe (they are claimed on their own);
 # its claim is stretched past the longest retry run and only serves to repair a reminder left open.
