@@ -23,7 +23,7 @@ class RecoveryConfig(AppConfig):
 
 def reminders_replan_for_profile(sender, *, user, **kwargs) -> None:
     """Zone, sleep window and preferences decide when reminders fall: re-plan in the profile's transaction."""
-    from recovery.reminders.services import reminders_reconcile_patient
+    from recovery.reminders.planning import reminders_reconcile_patient
 
     reminders_reconcile_patient(patient=user)
 

@@ -1,3 +1,5 @@
+"""Celery tasks. Their names are public (beat's schedule and messages already queued use them): never rename."""
+
 import logging
 from datetime import datetime, timedelta
 
@@ -8,9 +10,10 @@ from django.utils import timezone
 
 from backcare.core.services import heartbeat_record
 from backcare.push.transports import send_threads
-from recovery.reminders import services as reminder_services
-from recovery.reminders.sending import deliveries_release, deliveries_send_many, reminders_dispatch
-from recovery.reminders.sending import reminders_replan_episodes as replan_episodes
+from recovery.reminders import planning
+from recovery.reminders.claims import deliveries_release
+from recovery.reminders.dispatch import reminders_dispatch
+from recovery.reminders.sending import deliveries_send_many
 from recovery.treatment.services import applications_close_all_overdue
 from recovery.triage import selectors as triage
 
@@ -25,7 +28,7 @@ def applications_close_overdue() -> int:
 
 @shared_task(name="recovery.tasks.reminders_replan_open_episodes", ignore_result=True)
 def reminders_replan_open_episodes() -> int:
-    return reminder_services.reminders_replan_open_episodes(now=timezone.now())
+    return planning.reminders_replan_open_episodes(now=timezone.now())
 
 
 @shared_task(name="recovery.tasks.triage_summaries_refresh", ignore_result=True)
@@ -86,4 +89,4 @@ def send_deliveries(delivery_ids: list[int], claim: str | None = None) -> dict:
 
 @shared_task(name="recovery.tasks.reminders_replan_episodes", ignore_result=True)
 def reminders_replan_episodes(episode_ids: list[str]) -> int:
-    return replan_episodes(episode_ids=episode_ids)
+    return planning.reminders_replan_episodes(episode_ids=episode_ids)

@@ -1,4 +1,9 @@
-"""Push notifications: VAPID keys, the devices API, and the hook the sender plugs into.
+"""Push notifications: VAPID keys, the devices and their API, and the transports that send to them.
+
+  devices.py     the map of device models (our type name -> django-push-notifications' model)
+  selectors.py   reads of devices;  services.py  register, rename, remove, deactivate, the test push
+  transports.py  one class per push service (WebPush, FCM, APNs); network only
+  vapid.py       the VAPID key and the signed header cache
 
 Importing this package must stay cheap and Django-free: the settings modules import ``backcare.push.vapid``.
 """

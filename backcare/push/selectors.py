@@ -1,20 +1,19 @@
-"""Reads of a user's push devices, across django-push-notifications' three device tables."""
+"""Reads of push devices, across django-push-notifications' three device tables."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.db.models import Model
-from django.http import Http404
-from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.accounts.models import User
-
-# The public name of each kind -> its model. GCMDevice rows are FCM registrations.
-DEVICE_MODELS: dict[str, type[Model]] = {"webpush": WebPushDevice, "fcm": GCMDevice, "apns": APNSDevice}
-DEVICE_KINDS = tuple(DEVICE_MODELS)
+from backcare.core.errors import NotFound
+from backcare.push.devices import DEVICE_MODELS
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+
+DeviceKey = tuple[str, int]  # (type, pk): how a delivery row names its device
 
 
 def device_public_id(kind: str, device: Model) -> str:
@@ -37,11 +36,33 @@ def device_count(*, user: User) -> int:
 
 
 def device_get(*, user: User, kind: str, pk: int, for_update: bool = False) -> Model:
-    """The user's device, or 404 (also when it is someone else's: the answer must not tell them apart)."""
+    """The user's device, or NotFound (also when it is someone else's: the answer must not tell them apart)."""
     queryset = DEVICE_MODELS[kind].objects.filter(user=user, pk=pk)
     if for_update:
         queryset = queryset.select_for_update()
     device = queryset.first()
     if device is None:
-        raise Http404
+        raise NotFound()
     return device
+
+
+def devices_active_of(*, user_ids: Iterable[int]) -> list[tuple[int, str, int]]:
+    """(user_id, type, pk) of every active device of these users: one query per device table."""
+    return [
+        (user_id, kind, pk)
+        for kind, model in DEVICE_MODELS.items()
+        for user_id, pk in model.objects.filter(user_id__in=user_ids, active=True).values_list("user_id", "pk")
+    ]
+
+
+def devices_by_key(*, keys: Iterable[DeviceKey]) -> dict[DeviceKey, Model]:
+    """The devices these keys name, active or not (one query per device table); unknown keys are left out."""
+    wanted: dict[str, list[int]] = {}
+    for kind, pk in keys:
+        wanted.setdefault(kind, []).append(pk)
+    return {
+        (kind, device.pk): device
+        for kind, pks in wanted.items()
+        if kind in DEVICE_MODELS
+        for device in DEVICE_MODELS[kind].objects.filter(pk__in=pks)
+    }

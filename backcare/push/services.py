@@ -1,4 +1,4 @@
-"""Devices: register, rename, remove; and the hook that sends a test push (the sender lives elsewhere).
+"""Devices: register, rename, remove, deactivate (a push service said gone); and a test push, now.
 
 Who owns a registration: a push registration (a WebPush endpoint, an FCM token, an APNs token) belongs to
 at most one account. Registering one that another account holds moves it to the caller (a browser profile
@@ -15,19 +15,18 @@ reminders, never read them (the payload is encrypted to the keys the browser hol
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
-from rest_framework import exceptions, status
 
 from backcare.accounts.models import User
-from backcare.core.api import Conflict
-from backcare.push.selectors import DEVICE_MODELS, device_count, device_get, devices_active
+from backcare.core.errors import Conflict
+from backcare.push.devices import DEVICE_KINDS, DEVICE_MODELS
+from backcare.push.selectors import device_count, device_get, devices_active
+from backcare.push.transports import push_test
 
 # WebPushDevice.browser is only used by django-push-notifications to complete registration ids that are
 # not full endpoints (we never store such ids); kept right anyway.
@@ -37,14 +36,6 @@ _BROWSERS = (
     ("notify.windows.com", "EDGE"),
     ("push.apple.com", "SAFARI"),
 )
-
-TEST_PUSH_MODULE = "backcare.push.transports"  # provides push_test(*, user)
-
-
-class PushUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "Push notifications are not available on this server yet."
-    default_code = "push_unavailable"
 
 
 @dataclass(frozen=True)
@@ -148,34 +139,42 @@ def device_delete(*, user: User, kind: str, pk: int) -> None:
     device_get(user=user, kind=kind, pk=pk, for_update=True).delete()
 
 
+def device_deactivate(*, device_type: str, device_id: int) -> bool:
+    """A push service said the subscription is gone for good (404/410): stop sending to it anywhere."""
+    model = DEVICE_MODELS.get(device_type)
+    if model is None:
+        return False
+    return model.objects.filter(pk=device_id, active=True).update(active=False) == 1
+
+
 @dataclass(frozen=True)
 class TestPush:
     devices: int  # active devices the test went to
-    results: list[dict]  # {"id", "ok", "status_code", "error"} per device the sender reported on
+    results: list[dict]  # {"id", "ok", "status_code", "error"} per device
 
 
 def device_test_push(*, user: User) -> TestPush:
-    """Send a test notification to each of the user's active devices.
+    """Send a test notification to each of the user's active devices now, and say how each went.
 
-    HOOK for the sender: calls ``backcare.push.transports.push_test(user=user)``. It may return a list of
-    per-device results ({"device_type", "device_id", "ok", "status_code", "error"}), shown to the caller,
-    or None. Until that module exists the answer is 503 PushUnavailable. No active device: 409, and the
-    sender is not called.
+    No active device: Conflict, and nothing is sent. A device whose push service says it is gone is
+    deactivated, as the outbox does.
     """
-    count = len(devices_active(user=user))
-    if count == 0:
+    devices = devices_active(user=user)
+    if not devices:
         raise Conflict("No active device to send to: register this device for notifications first.")
-    if importlib.util.find_spec(TEST_PUSH_MODULE) is None:
-        raise PushUnavailable()
-    reported = importlib.import_module(TEST_PUSH_MODULE).push_test(user=user) or []
+    # By type, then by id: the order the results have always come in.
+    devices.sort(key=lambda row: (DEVICE_KINDS.index(row[0]), row[1].pk))
+    tried = push_test(devices=devices)
+    for each in tried:
+        if each.outcome.gone:
+            device_deactivate(device_type=each.device_type, device_id=each.device_id)
     results = [
         {
-            "id": f"{row.get('device_type')}:{row.get('device_id')}",
-            "ok": bool(row.get("ok")),
-            "status_code": row.get("status_code"),
-            "error": str(row.get("error") or ""),
+            "id": f"{each.device_type}:{each.device_id}",
+            "ok": each.outcome.ok,
+            "status_code": each.outcome.status_code,
+            "error": each.outcome.error,
         }
-        for row in reported
-        if isinstance(row, dict)
+        for each in tried
     ]
-    return TestPush(count, results)
+    return TestPush(len(devices), results)

@@ -1,8 +1,11 @@
-"""Push transports: one small class per service, each answering with an Outcome.
+"""Push transports: one class per push service, beside the devices they send to (backcare/push/devices.py).
 
-`send(device, payload, *, collapse_key, ttl)` never raises for a push-service answer or a network
-error: it returns Outcome(status_code, permanent, retry_after, error). The caller decides what a
-transient answer means for its row (retry with backoff) and records every attempt.
+Each transport's `push()` posts one message and raises TransportError when the service refuses or the
+network fails, saying whether retrying could help (`permanent`, as in healthchecks' hc/api/transports.py).
+`send()` turns that into an Outcome(status_code, permanent, retry_after, error) and never raises for a
+push-service answer or a network error: the caller decides what a transient answer means for its row
+(retry with backoff), records every attempt, and deactivates a device that is gone. Transports do no
+database work (the outbox posts from threads), except FCM's library, which deactivates on its own.
 
 WebPush is the transport that matters here (the PWA). It does not go through
 django-push-notifications' `send_message`, which re-signs the VAPID token and opens a new
@@ -26,13 +29,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
+from django.db.models import Model
 from pywebpush import WebPusher, WebPushException
 from requests.adapters import HTTPAdapter
 
@@ -61,6 +63,19 @@ class Outcome:
     @property
     def gone(self) -> bool:
         return self.status_code in GONE_CODES
+
+
+class TransportError(Exception):
+    """The push service refused, or could not be reached. `permanent`: sending again cannot help."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, status_code: int | None = None, retry_after=None
+    ) -> None:
+        super().__init__(message)
+        self.message, self.permanent, self.status_code, self.retry_after = message, permanent, status_code, retry_after
+
+    def outcome(self) -> Outcome:
+        return Outcome(self.status_code, self.permanent, self.retry_after, self.message)
 
 
 def topic_for(collapse_key: str) -> str:
@@ -157,37 +172,28 @@ def _timeout() -> tuple[float, float]:
 
 class Transport:
     device_type = ""
-    device_model: Any = None
 
     def send(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str = "normal") -> Outcome:
+        """Post one message; the push service's answer (or the network's failure) as an Outcome."""
+        try:
+            status_code = self.push(device, payload, collapse_key=collapse_key, ttl=ttl, urgency=urgency)
+        except TransportError as exc:
+            return exc.outcome()
+        return Outcome(status_code, False)
+
+    def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
+        """Post one message and return the success status code, or raise TransportError."""
         raise NotImplementedError
 
 
 class WebPushTransport(Transport):
     device_type = "webpush"
-    device_model = WebPushDevice
 
-    def send(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str = "normal") -> Outcome:
-        endpoint = device.registration_id or ""
-        parts = urlsplit(endpoint)
-        if parts.scheme != "https" or not parts.hostname:
-            # django-push-notifications would rewrite this onto a public push URL; never send it.
-            return Outcome(None, True, None, "endpoint is not an https URL")
-        if not endpoint_host_allowed(parts.hostname):
-            return Outcome(None, True, None, f"endpoint host {parts.hostname!r} is not an allowed push service")
-        try:
-            pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}})
-            body = pusher.encode(json.dumps(payload, separators=(",", ":")).encode(), "aes128gcm")["body"]
-        except (WebPushException, ValueError, TypeError, IndexError) as exc:
-            return Outcome(None, True, None, f"bad subscription keys: {exc}")
-        try:
-            # Signed once per push-service origin and cached (a token lives 12 h).
-            authorization = vapid_headers_for(endpoint)
-        except ImproperlyConfigured as exc:
-            # An operator's error, not the device's: retried, so a fixed key still delivers.
-            return Outcome(None, False, None, f"push not configured: {exc}")
+    def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
+        endpoint = self._endpoint(device)
+        body = self._encrypt(device, endpoint, payload)
         headers = {
-            **authorization,
+            **self._authorization(endpoint),
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
             "TTL": str(max(1, int(ttl))),
@@ -199,40 +205,72 @@ class WebPushTransport(Transport):
                 endpoint, data=body, headers=headers, timeout=_timeout(), verify=push_tls_verify()
             )
         except requests.RequestException as exc:
-            return Outcome(None, False, None, f"{type(exc).__name__}: {exc}"[:500])
+            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
         # Not streamed: the body is read and the connection back in the pool already.
+        return self._answer(response)
+
+    @staticmethod
+    def _endpoint(device) -> str:
+        endpoint = device.registration_id or ""
+        parts = urlsplit(endpoint)
+        if parts.scheme != "https" or not parts.hostname:
+            # django-push-notifications would rewrite this onto a public push URL; never send it.
+            raise TransportError("endpoint is not an https URL", permanent=True)
+        if not endpoint_host_allowed(parts.hostname):
+            raise TransportError(f"endpoint host {parts.hostname!r} is not an allowed push service", permanent=True)
+        return endpoint
+
+    @staticmethod
+    def _encrypt(device, endpoint: str, payload: dict) -> bytes:
+        try:
+            pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}})
+            return pusher.encode(json.dumps(payload, separators=(",", ":")).encode(), "aes128gcm")["body"]
+        except (WebPushException, ValueError, TypeError, IndexError) as exc:
+            raise TransportError(f"bad subscription keys: {exc}", permanent=True) from exc
+
+    @staticmethod
+    def _authorization(endpoint: str) -> dict[str, str]:
+        try:
+            # Signed once per push-service origin and cached (a token lives 12 h).
+            return vapid_headers_for(endpoint)
+        except ImproperlyConfigured as exc:
+            # An operator's error, not the device's: retried, so a fixed key still delivers.
+            raise TransportError(f"push not configured: {exc}") from exc
+
+    @staticmethod
+    def _answer(response: requests.Response) -> int:
         code = response.status_code
-        text = "" if code in SENT_CODES else (response.text or "")[:300]
         if code in SENT_CODES:
-            return Outcome(code, False)
+            return code
+        text = (response.text or "")[:300]
         if code in GONE_CODES:
             # The caller deactivates the device (senders run in threads that do no database work).
-            return Outcome(code, True, None, f"subscription gone ({code})")
+            raise TransportError(f"subscription gone ({code})", permanent=True, status_code=code)
         if code == 429 or code >= 500:
-            return Outcome(code, False, retry_after_seconds(response.headers.get("Retry-After")), f"{code} {text}")
-        return Outcome(code, True, None, f"{code} {text}".strip())
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            raise TransportError(f"{code} {text}", status_code=code, retry_after=retry_after)
+        raise TransportError(f"{code} {text}".strip(), permanent=True, status_code=code)
 
 
 class _NotConfigured(Transport):
     extra = ""
 
-    def _not_configured(self) -> Outcome:
-        return Outcome(None, True, None, f"transport not configured (install {self.extra})")
+    def _not_configured(self) -> TransportError:
+        return TransportError(f"transport not configured (install {self.extra})", permanent=True)
 
 
 class FCMTransport(_NotConfigured):
     """Firebase Cloud Messaging via django-push-notifications, which needs firebase-admin."""
 
     device_type = "fcm"
-    device_model = GCMDevice
     extra = "django-push-notifications[FCM] (firebase-admin)"
 
-    def send(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str = "normal") -> Outcome:
+    def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
         try:
             from push_notifications.gcm import dict_to_fcm_message
             from push_notifications.gcm import send_message as fcm_send
         except ImportError:
-            return self._not_configured()
+            raise self._not_configured() from None
         data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in payload.items() if v is not None}
         message = dict_to_fcm_message(
             data,
@@ -243,28 +281,28 @@ class FCMTransport(_NotConfigured):
         try:
             batch = fcm_send(device.registration_id, message, application_id=device.application_id)
         except Exception as exc:  # noqa: BLE001 - firebase-admin raises many types; all are retried
-            return Outcome(None, False, None, f"{type(exc).__name__}: {exc}"[:500])
+            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
         response = batch.responses[0] if batch and batch.responses else None
         if response is not None and response.success:
-            return Outcome(200, False)
+            return 200
         error = str(getattr(response, "exception", "no response"))
         # fcm_send deactivated the device if FCM called the token unregistered or invalid.
         device.refresh_from_db(fields=["active"])
-        return Outcome(None, not device.active, None, error[:500])
+        raise TransportError(error[:500], permanent=not device.active)
 
 
 class APNSTransport(_NotConfigured):
     """Apple Push Notification service via django-push-notifications, which needs aioapns."""
 
     device_type = "apns"
-    device_model = APNSDevice
     extra = "django-push-notifications[APNS] (aioapns)"
+    PERMANENT = frozenset({"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"})
 
-    def send(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str = "normal") -> Outcome:
+    def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
         try:
             from push_notifications.apns_async import apns_send_message
         except ImportError:
-            return self._not_configured()
+            raise self._not_configured() from None
         extra = {k: v for k, v in payload.items() if k not in ("title", "body")}
         try:
             result = apns_send_message(
@@ -278,13 +316,14 @@ class APNSTransport(_NotConfigured):
                 thread_id=payload.get("kind"),
             )
         except Exception as exc:  # noqa: BLE001 - aioapns raises many types; all are retried
-            return Outcome(None, False, None, f"{type(exc).__name__}: {exc}"[:500])
+            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
         first = (result or {}).get("results", [None])[0]
         if first == "Success":
-            return Outcome(200, False)
+            return 200
         error = str(first.get("error") if isinstance(first, dict) else first)
-        permanent = error in ("BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic")
-        return Outcome(410 if permanent else None, permanent, None, error[:500])
+        permanent = error in self.PERMANENT
+        # Told as a 410, so the caller deactivates the device like a gone WebPush subscription.
+        raise TransportError(error[:500], permanent=permanent, status_code=410 if permanent else None)
 
 
 TRANSPORTS: dict[str, Transport] = {t.device_type: t for t in (WebPushTransport(), FCMTransport(), APNSTransport())}
@@ -292,34 +331,6 @@ TRANSPORTS: dict[str, Transport] = {t.device_type: t for t in (WebPushTransport(
 
 def transport_for(device_type: str) -> Transport | None:
     return TRANSPORTS.get(device_type)
-
-
-def active_devices(*, user_ids) -> list[tuple[int, str, int]]:
-    """(user_id, device_type, device_id) of every active device of these users, all transports."""
-    rows = []
-    for device_type, transport in TRANSPORTS.items():
-        rows += [
-            (user_id, device_type, pk)
-            for user_id, pk in transport.device_model.objects.filter(user_id__in=user_ids, active=True).values_list(
-                "user_id", "pk"
-            )
-        ]
-    return rows
-
-
-def device_deactivate(*, device_type: str, device_id: int) -> bool:
-    """A push service said the subscription is gone for good (404/410): stop sending to it anywhere."""
-    transport = transport_for(device_type)
-    if transport is None:
-        return False
-    return transport.device_model.objects.filter(pk=device_id, active=True).update(active=False) == 1
-
-
-def device_get(device_type: str, device_id: int):
-    transport = transport_for(device_type)
-    if transport is None:
-        return None
-    return transport.device_model.objects.filter(pk=device_id).first()
 
 
 # --- a test notification, now ----------------------------------------------------------------
@@ -336,27 +347,25 @@ TEST_PAYLOAD = {
 }
 
 
-def push_test(*, user) -> list[dict]:
-    """Send a test notification to each of the user's active devices now; one result per device."""
+@dataclass(frozen=True)
+class Tried:
+    """How a test push to one device went."""
+
+    device_type: str
+    device_id: int
+    outcome: Outcome
+    duration_ms: int
+
+
+def push_test(*, devices: list[tuple[str, Model]]) -> list[Tried]:
+    """Send a test notification to each (type, device) now; network only (the caller deactivates gone ones)."""
     results = []
-    for _user_id, device_type, device_id in active_devices(user_ids=[user.pk]):
-        device = device_get(device_type, device_id)
-        if device is None:
+    for device_type, device in devices:
+        transport = transport_for(device_type)
+        if transport is None:
             continue
         started = time.monotonic()
-        outcome = transport_for(device_type).send(device, dict(TEST_PAYLOAD), collapse_key="test", ttl=60)
-        if outcome.gone:
-            device_deactivate(device_type=device_type, device_id=device_id)
-        results.append(
-            {
-                "device_type": device_type,
-                "device_id": device_id,
-                "ok": outcome.ok,
-                "status_code": outcome.status_code,
-                "permanent": outcome.permanent,
-                "error": outcome.error,
-                "duration_ms": int((time.monotonic() - started) * 1000),
-            }
-        )
-        logger.info("push test to %s:%s -> %s %s", device_type, device_id, outcome.status_code, outcome.error)
+        outcome = transport.send(device, dict(TEST_PAYLOAD), collapse_key="test", ttl=60)
+        results.append(Tried(device_type, device.pk, outcome, int((time.monotonic() - started) * 1000)))
+        logger.info("push test to %s:%s -> %s %s", device_type, device.pk, outcome.status_code, outcome.error)
     return results

@@ -16,7 +16,7 @@ from backcare.core.api import Conflict
 from content.selectors import redflag_ruleset_current
 from recovery.episodes import redflags
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
-from recovery.reminders.services import reminders_checkin_logged, replans_episode
+from recovery.reminders.planning import reminders_checkin_logged, replans_episode
 from recovery.treatment.models import ProtocolVersion, RestPeriod
 
 CLOCK_SKEW = timedelta(minutes=5)

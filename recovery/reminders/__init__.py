@@ -1,0 +1,23 @@
+"""The reminder outbox: one Reminder row per planned notification, one Delivery per device it goes to, one
+DeliveryAttempt per try. The life of a reminder, module by module:
+
+  planning.py   the rows follow the engine's plan, in the transaction of the event that changed it
+                (`replans_episode`); re-plans of open episodes and of episodes whose reminder just ended
+  claims.py     the one claim rule (FOR UPDATE SKIP LOCKED, then a conditional UPDATE) for due reminders
+                and due deliveries; the claim's expiry is its token
+  dispatch.py   the dispatcher's step: claim due reminders, fan each out to one Delivery per active device,
+                claim due deliveries
+  sending.py    post a batch of claimed deliveries from a thread pool, record every answer in one
+                transaction (retry with backoff, gone, failed)
+  endings.py    a reminder ends when its deliveries have: sent at the first success, else failed
+  payloads.py   what the phone shows: texts, payload, TTL
+  acks.py       the notification's buttons (done, snooze, skip), and the signed token the service worker uses
+  selectors.py  the patient's reminders; outbox status (lag, counts, heartbeat) for healthz and
+                `manage.py reminders_status`
+
+The Celery tasks that drive it are in recovery/tasks.py; the push transports in backcare/push/transports.py.
+
+Lock order, for every writer (so two never deadlock): the episode, then its reminders in key order, then
+their deliveries in key order, then device rows, then the patient's triage summary, last. Claims use SKIP
+LOCKED and never wait, so they are outside the order.
+"""

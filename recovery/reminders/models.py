@@ -86,6 +86,9 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed for good"
         CANCELLED = "cancelled", "Cancelled"
 
+    # Still on its way: a reminder ends only when none of its deliveries is.
+    OPEN = (Status.PENDING, Status.CLAIMED, Status.RETRY)
+
     reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="deliveries")
     device_type = models.CharField(max_length=8, help_text="webpush, fcm or apns")
     device_id = models.BigIntegerField()

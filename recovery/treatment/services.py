@@ -21,7 +21,7 @@ from recovery.episodes.models import Episode
 from recovery.episodes.services import CLOCK_SKEW
 from recovery.protocol import engine
 from recovery.protocol.definition import ProtocolError, prescribe, protocol_from_dict, protocol_to_dict
-from recovery.reminders.services import replans_episode
+from recovery.reminders.planning import replans_episode
 from recovery.treatment.models import (
     Activity,
     Application,

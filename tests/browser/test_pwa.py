@@ -10,7 +10,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from recovery.reminders.models import Reminder
-from recovery.reminders.sending import reminder_payload
+from recovery.reminders.payloads import reminder_payload
 from tests.browser.conftest import sign_in, wait_worker
 from tests.factories import EpisodeFactory
 

@@ -330,7 +330,7 @@ def _other_reminder(w: World) -> int:
 
 def _my_reminder_token(w: World) -> str:
     # A validly signed token, but for another reminder: it must not unlock the other's.
-    from recovery.reminders.services import reminder_ack_token
+    from recovery.reminders.acks import reminder_ack_token
 
     return reminder_ack_token(reminder_id=_other_reminder(w) + 1_000_000)
 

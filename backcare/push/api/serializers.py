@@ -7,7 +7,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from backcare.core.api import StrictSerializer
-from backcare.push.selectors import DEVICE_KINDS
+from backcare.push.devices import DEVICE_KINDS
 from backcare.push.vapid import b64url_decode, b64url_encode
 
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:.\-]+")

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from backcare.core.errors import Unavailable
 from backcare.core.permissions import IsPatient
 from backcare.push import selectors, services
 from backcare.push.api import serializers as s
@@ -131,5 +132,5 @@ class VapidKeyView(APIView):
         try:
             key = vapid_public_key_b64()
         except ImproperlyConfigured as exc:  # no key on this server (local settings without var/ key)
-            raise services.PushUnavailable("WebPush is not configured on this server.") from exc
+            raise Unavailable("WebPush is not configured on this server.") from exc
         return Response(s.VapidKeyOutputSerializer({"public_key": key}).data)

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from recovery.reminders.sending import outbox_status
+from recovery.reminders.selectors import outbox_status
 
 
 class Command(BaseCommand):

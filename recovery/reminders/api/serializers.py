@@ -1,7 +1,31 @@
 from rest_framework import serializers
 
-from backcare.core.api import StrictSerializer
+from backcare.core.api import FilterSerializer, StrictSerializer
 from recovery.reminders.models import Reminder
+
+
+class _BlankIsAValue:
+    """`?status=` is refused (400), as before, instead of read as absent the way DRF reads a blank form field."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
+
+
+class _UUIDParameter(_BlankIsAValue, serializers.UUIDField):
+    pass
+
+
+class _ChoiceParameter(_BlankIsAValue, serializers.ChoiceField):
+    pass
+
+
+class ReminderFilterSerializer(FilterSerializer):
+    episode = _UUIDParameter(required=False)
+    status = _ChoiceParameter(
+        choices=Reminder.Status.choices,
+        required=False,
+        error_messages={"invalid_choice": f"Must be one of {', '.join(Reminder.Status.values)}."},
+    )
 
 
 class ReminderOutputSerializer(serializers.Serializer):

@@ -1,14 +1,17 @@
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backcare.core.pagination import NewestFirstCursor
-from recovery.api.common import PatientAPIView, episode_filter
-from recovery.reminders import services as reminder_services
-from recovery.reminders.api.serializers import AckInputSerializer, ReminderOutputSerializer, TokenAckInputSerializer
+from recovery.api.common import PatientAPIView
+from recovery.reminders import acks, selectors
+from recovery.reminders.api.serializers import (
+    AckInputSerializer,
+    ReminderFilterSerializer,
+    ReminderOutputSerializer,
+    TokenAckInputSerializer,
+)
 from recovery.reminders.models import Reminder
 
 
@@ -28,17 +31,12 @@ class ReminderListView(PatientAPIView):
         tags=["reminders"],
     )
     def get(self, request):
-        qs = Reminder.objects.filter(patient=request.user)
-        episode_id = episode_filter(request)
-        if episode_id is not None:
-            qs = qs.filter(episode_id=episode_id)
-        status = request.query_params.get("status")
-        if status is not None:
-            if status not in Reminder.Status.values:
-                raise ValidationError({"status": [f"Must be one of {', '.join(Reminder.Status.values)}."]})
-            qs = qs.filter(Q(status=status))
+        filters = ReminderFilterSerializer.parse(request)
+        reminders = selectors.reminder_list(
+            patient=request.user, episode_id=filters.get("episode"), status=filters.get("status")
+        )
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page = paginator.paginate_queryset(reminders, request, view=self)
         return paginator.get_paginated_response(ReminderOutputSerializer(page, many=True).data)
 
 
@@ -54,7 +52,7 @@ class ReminderAckView(PatientAPIView):
     def post(self, request, reminder_id: int):
         data = AckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        reminder = reminder_services.reminder_acknowledge(
+        reminder = acks.reminder_acknowledge(
             patient=request.user, reminder_id=reminder_id, action=data.validated_data["action"]
         )
         return Response(ReminderOutputSerializer(reminder).data)
@@ -80,12 +78,5 @@ class ReminderTokenAckView(APIView):
         data = TokenAckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        if reminder_services.reminder_ack_token_check(token=v["token"]) != v["reminder"]:
-            raise NotFound("No such reminder.")
-        reminder = Reminder.objects.filter(pk=v["reminder"]).select_related("patient").first()
-        if reminder is None:
-            raise NotFound("No such reminder.")
-        reminder = reminder_services.reminder_acknowledge(
-            patient=reminder.patient, reminder_id=reminder.pk, action=v["action"]
-        )
+        reminder = acks.reminder_acknowledge_with_token(token=v["token"], reminder_id=v["reminder"], action=v["action"])
         return Response(ReminderOutputSerializer(reminder).data)

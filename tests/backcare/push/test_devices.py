@@ -5,13 +5,10 @@ No test here sends to a push service: endpoints are https://127.0.0.1 (a closed 
 receiver where a message is really sent), or well-known push hosts that are only stored, never contacted.
 """
 
-import importlib.machinery
 import json
 import os
-import sys
 import threading
 import time
-import types
 
 import pytest
 import requests
@@ -22,6 +19,7 @@ from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 from pywebpush import WebPusher
 
 from backcare.push import services
+from backcare.push.transports import Outcome, Tried, http_session_reset
 from backcare.push.vapid import b64url_decode, b64url_encode, generate_private_key, public_key_b64, vapid_headers_for
 from tests.conftest import client_for
 from tests.factories import UserFactory
@@ -382,21 +380,15 @@ def test_anonymous_gets_nothing(api):
 
 @pytest.fixture
 def fake_sender(monkeypatch):
-    """A stand-in for backcare.push.transports: records who push_test was called for, reports like the real one."""
+    """A stand-in for backcare.push.transports.push_test: records whose devices it was called for, reports
+    like the real one."""
     calls = []
 
-    def push_test(*, user):
-        calls.append(user)
-        return [
-            {"device_type": "webpush", "device_id": pk, "ok": True, "status_code": 201, "error": ""}
-            for pk in WebPushDevice.objects.filter(user=user, active=True).values_list("pk", flat=True)
-        ]
+    def push_test(*, devices):
+        calls.extend(dict.fromkeys(device.user for _kind, device in devices))
+        return [Tried(kind, device.pk, Outcome(201, False), 3) for kind, device in devices]
 
-    module = types.ModuleType("fake_push_sender")
-    module.__spec__ = importlib.machinery.ModuleSpec("fake_push_sender", None)
-    module.push_test = push_test
-    monkeypatch.setitem(sys.modules, "fake_push_sender", module)
-    monkeypatch.setattr(services, "TEST_PUSH_MODULE", "fake_push_sender")
+    monkeypatch.setattr(services, "push_test", push_test)
     return calls
 
 
@@ -415,26 +407,47 @@ def test_test_push_goes_to_the_sender_and_reports_per_device(patient_api, patien
 
 
 def test_a_sender_that_reports_nothing_still_answers(patient_api, fake_sender, monkeypatch):
-    monkeypatch.setattr(sys.modules["fake_push_sender"], "push_test", lambda *, user: None)
+    monkeypatch.setattr(services, "push_test", lambda *, devices: [])
     register(patient_api, webpush_body())
     assert patient_api.post("/api/devices/test/", {}, format="json").json() == {"devices": 1, "results": []}
 
 
+def test_test_push_reports_each_device_by_type_then_id_and_deactivates_a_gone_one(patient_api, monkeypatch):
+    monkeypatch.setattr(
+        services,
+        "push_test",
+        lambda *, devices: [
+            Tried(
+                kind,
+                device.pk,
+                Outcome(410, True, None, "subscription gone (410)") if kind == "fcm" else Outcome(201, False),
+                1,
+            )
+            for kind, device in devices
+        ],
+    )
+    fcm = register(patient_api, {"type": "fcm", "registration_id": FCM_TOKEN})
+    first = register(patient_api, webpush_body())
+    second = register(patient_api, webpush_body())
+    response = patient_api.post("/api/devices/test/", {}, format="json")
+    assert [(r["id"], r["ok"], r["error"]) for r in response.json()["results"]] == [
+        (first["id"], True, ""),
+        (second["id"], True, ""),
+        (fcm["id"], False, "subscription gone (410)"),
+    ]
+    assert not GCMDevice.objects.get().active and all(WebPushDevice.objects.values_list("active", flat=True))
+
+
 def test_test_push_reaches_my_browser_through_the_real_sender(patient_api):
     """The wiring with backcare.push.transports.push_test, end to end, to the loopback receiver."""
-    delivery = pytest.importorskip("backcare.push.transports")
-    if not hasattr(delivery, "push_test"):
-        pytest.skip("backcare.push.transports has no push_test yet")
     with PushReceiver(vapid_public_key=settings.BACKCARE_VAPID_PUBLIC_KEY) as receiver:
         register(patient_api, {"type": "webpush", "subscription": receiver.subscription("mine")})
         with override_settings(BACKCARE_PUSH_CA_BUNDLE=receiver.ca_file):
-            if hasattr(delivery, "http_session_reset"):
-                delivery.http_session_reset()
+            http_session_reset()
             try:
                 response = patient_api.post("/api/devices/test/", {}, format="json")
             finally:
-                if hasattr(delivery, "http_session_reset"):
-                    delivery.http_session_reset()
+                http_session_reset()
         assert response.status_code == 200, response.content
         assert response.json()["devices"] == 1
         (message,) = receiver.wait_for(1, timeout=5)
@@ -452,12 +465,14 @@ def test_test_push_without_an_active_device_is_409_and_sends_nothing(patient_api
     assert fake_sender == []
 
 
-def test_test_push_without_a_sender_is_503(patient_api, monkeypatch):
-    monkeypatch.setattr(services, "TEST_PUSH_MODULE", "backcare.push.no_such_sender")
-    register(patient_api, webpush_body())
-    response = patient_api.post("/api/devices/test/", {}, format="json")
-    assert response.status_code == 503
-    assert response.json() == {"detail": "Push notifications are not available on this server yet."}
+def test_test_push_without_a_vapid_key_says_so_per_device(patient_api, settings):
+    """The test push goes through the real sender; a server without a VAPID key answers each WebPush
+    device with the reason (retried by the outbox, since an operator can fix the key)."""
+    device = register(patient_api, webpush_body())
+    settings.BACKCARE_VAPID_PRIVATE_KEY = ""
+    (result,) = patient_api.post("/api/devices/test/", {}, format="json").json()["results"]
+    assert result["id"] == device["id"] and not result["ok"] and result["status_code"] is None
+    assert result["error"].startswith("push not configured:")
 
 
 def test_test_push_takes_no_fields(patient_api, fake_sender):

@@ -15,7 +15,7 @@ from backcare.accounts.models import Profile
 from backcare.push.transports import http_session_reset
 from recovery.episodes.models import Episode
 from recovery.reminders.models import Reminder
-from recovery.reminders.services import reminders_reconcile
+from recovery.reminders.planning import reminders_reconcile
 from recovery.treatment.models import Application
 from tests.factories import EpisodeFactory, UserFactory
 from tests.support.push_receiver import PushReceiver

@@ -16,18 +16,12 @@ from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.push import transports as delivery
-from backcare.push.transports import Outcome, push_test, retry_after_seconds, topic_for
+from backcare.push.services import device_test_push
+from backcare.push.transports import Outcome, retry_after_seconds, topic_for
+from recovery.reminders.acks import reminder_ack_token_check, reminder_acknowledge
+from recovery.reminders.dispatch import NO_DEVICE, REMINDER_HOLD, deliveries_expand, reminders_dispatch
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
-from recovery.reminders.sending import (
-    BACKOFF_CAP,
-    MAX_ATTEMPTS,
-    NO_DEVICE,
-    backoff_seconds,
-    deliveries_expand,
-    delivery_send,
-    reminders_dispatch,
-)
-from recovery.reminders.services import reminder_ack_token_check, reminder_acknowledge
+from recovery.reminders.sending import BACKOFF_CAP, MAX_ATTEMPTS, backoff_seconds, deliveries_send_many, delivery_send
 from recovery.treatment.models import MedicationIntake
 from tests.factories import CheckInFactory, EpisodeFactory, UserFactory
 from tests.recovery.reminders.conftest import make_reminder, subscribe
@@ -40,7 +34,7 @@ PAYLOAD_KEYS = {"title", "body", "tag", "kind", "reminder_id", "ack_token", "act
 def no_replan(monkeypatch):
     """For tests with several hand-made reminders in one episode: their slots are not in the engine's
     plan, so the re-plan that follows a send would cancel the others (as it should in real life)."""
-    monkeypatch.setattr("recovery.reminders.sending._replan", lambda **kwargs: None)
+    monkeypatch.setattr("recovery.reminders.planning._replan", lambda **kwargs: None)
 
 
 def dispatch(now=None):
@@ -487,11 +481,12 @@ def test_every_attempt_is_recorded_with_its_duration(patient, episode, receiver)
 
 @pytest.mark.django_db
 def test_push_test_reaches_every_active_device_now(patient, receiver):
-    subscribe(patient, receiver, "phone")
+    phone = subscribe(patient, receiver, "phone")
     subscribe(patient, receiver, "old", active=False)
     subscribe(UserFactory(), receiver, "someone-else")
-    results = push_test(user=patient)
-    assert [(r["device_type"], r["ok"], r["status_code"]) for r in results] == [("webpush", True, 201)]
+    test = device_test_push(user=patient)
+    assert test.devices == 1
+    assert [(r["id"], r["ok"], r["status_code"]) for r in test.results] == [(f"webpush:{phone.pk}", True, 201)]
     (message,) = receiver.wait_for(1, timeout=5)
     assert message.name == "phone" and message.payload["kind"] == "test"
     assert set(message.payload) == PAYLOAD_KEYS
@@ -515,8 +510,6 @@ def test_reminders_status_command(patient, episode):
 def test_an_unexpected_error_on_one_delivery_leaves_it_claimed_and_the_rest_sent(
     patient, episode, receiver, monkeypatch
 ):
-    from recovery.reminders.sending import deliveries_send_many
-
     broken = subscribe(patient, receiver, "broken")
     subscribe(patient, receiver, "phone")
     real_send = delivery.WebPushTransport.send
@@ -537,8 +530,6 @@ def test_an_unexpected_error_on_one_delivery_leaves_it_claimed_and_the_rest_sent
 
 @pytest.mark.django_db
 def test_a_reminder_left_claimed_after_its_deliveries_ended_is_repaired_on_reclaim(patient, episode, receiver):
-    from recovery.reminders.sending import REMINDER_HOLD
-
     subscribe(patient, receiver, "phone")
     receiver.respond("phone", 400)
     reminder = make_reminder(episode)

@@ -19,7 +19,7 @@ from backcare.celery import app as celery_app
 from backcare.core.models import Heartbeat
 from backcare.push.transports import topic_for
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
-from recovery.reminders.services import reminders_reconcile
+from recovery.reminders.planning import reminders_reconcile
 from recovery.tasks import dispatch_due
 from tests.recovery.reminders.conftest import ice_running, quiet_patient, subscribe, worker_env
 

@@ -14,9 +14,10 @@ import time_machine
 from backcare.accounts.models import Profile
 from backcare.push.transports import topic_for
 from recovery.episodes.services import episode_open
+from recovery.reminders.dispatch import reminders_dispatch
 from recovery.reminders.models import Reminder
-from recovery.reminders.sending import deliveries_send_many, reminders_dispatch
-from recovery.reminders.services import reminders_replan_open_episodes
+from recovery.reminders.planning import reminders_replan_open_episodes
+from recovery.reminders.sending import deliveries_send_many
 from tests.factories import UserFactory
 from tests.recovery.reminders.conftest import subscribe
 

@@ -11,13 +11,10 @@ from django.db import connection
 from django.db.models import F
 
 from recovery.episodes.models import Episode
+from recovery.reminders.acks import reminder_ack_token
+from recovery.reminders.claims import reminders_claim_due
 from recovery.reminders.models import Reminder
-from recovery.reminders.services import (
-    reminder_ack_token,
-    reminders_claim_due,
-    reminders_reconcile,
-    reminders_replan_open_episodes,
-)
+from recovery.reminders.planning import reminders_reconcile, reminders_replan_open_episodes
 from tests.factories import UserFactory
 
 ONSET = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday; London is on UTC then
@@ -208,7 +205,22 @@ def test_list_filters(patient_api, episode_id):
     assert len(everything) == Reminder.objects.filter(episode_id=episode_id).count()
     scheduled = patient_api.get("/api/reminders/?status=scheduled").json()["results"]
     assert {r["status"] for r in scheduled} == {"scheduled"}
-    assert patient_api.get("/api/reminders/?status=nonsense").status_code == 400
+    mine = patient_api.get(f"/api/reminders/?episode={episode_id}&status=scheduled").json()["results"]
+    assert [r["id"] for r in mine] == [r["id"] for r in scheduled]
+
+
+@pytest.mark.parametrize(
+    "query, errors",
+    [
+        ("status=nonsense", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped."]}),
+        ("status=", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped."]}),
+        ("episode=not-a-uuid", {"episode": ["Must be a valid UUID."]}),
+        ("episode=", {"episode": ["Must be a valid UUID."]}),
+    ],
+)
+def test_list_filters_say_what_is_wrong(patient_api, query, errors):
+    response = patient_api.get(f"/api/reminders/?{query}")
+    assert response.status_code == 400 and response.json() == errors
 
 
 def test_daily_checkin_reminder_across_dst_fires_at_local_time(patient_api, patient):
