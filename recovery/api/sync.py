@@ -1,14 +1,13 @@
 """POST /api/sync/: writes queued offline, replayed in one batch.
 
 Every item is the body of one single-record write (see SYNC_KINDS) and is stored or refused on its
-own, in its own savepoint, with the status and body that endpoint would answer. Order is kept; the one
-exception merges an out-of-order queue: a stop answered 404 because its start comes later in the
-same batch is tried again once that start is stored.
+own (each write service is one transaction), with the status and body that endpoint would answer.
+Order is kept; the one exception merges an out-of-order queue: a stop answered 404 because its start
+comes later in the same batch is tried again once that start is stored.
 """
 
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -111,9 +110,8 @@ def _sync_one(user, index: int, raw: dict) -> dict:
     kind, client_id = item.validated_data["kind"], item.validated_data["id"]
     answer = {"index": index, "kind": kind, "id": str(client_id)}
     write = WRITES[kind]
-    try:
-        with transaction.atomic():
-            result = write.run(patient=user, client_uuid=client_id, body=item.validated_data["data"])
+    try:  # every write service is one transaction: a refused item leaves nothing behind
+        result = write.run(patient=user, client_uuid=client_id, body=item.validated_data["data"])
     except (DomainError, ValidationError) as exc:
         status, errors = _refusal(exc)
         return {**answer, "status": status, "errors": errors}

@@ -104,8 +104,6 @@ def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: dateti
 
 # --- check-ins -------------------------------------------------------------------------------
 
-CHECKIN_FIELDS = ("occurred_at", "pain", "spasm_frequency", "stiffness", "sleep_quality", "water_glasses", "note")
-
 
 def _checkin_hash(data: dict[str, Any]) -> str:
     # The red-flag answers always count, as booleans: none sent and {} are the same check-in.

@@ -28,7 +28,7 @@ from recovery.treatment.services.running import (
 
 def applications_close_all_overdue(*, now: datetime) -> int:
     """Periodic sweep over every running application (the partial unique index keeps it cheap)."""
-    return applications_close_overdue(Application.objects.all(), now=now)
+    return applications_close_overdue(applications=Application.objects.all(), now=now)
 
 
 @replans_episode
@@ -59,12 +59,12 @@ def application_put(
         )
         if existing is not None:
             if stopped_at is not None:
-                running_stop(existing, stopped_at=stopped_at, now=now)
+                running_stop(record=existing, stopped_at=stopped_at, now=now)
             return Written(existing, False)
 
         episode = episode_for_write(patient=patient, episode_id=episode_id, at=start, field="started_at")
         protocol = episode_protocol(episode=episode)
-        applications_close_overdue(Application.objects.filter(episode=episode), now=now, protocol=protocol)
+        applications_close_overdue(applications=Application.objects.filter(episode=episode), now=now, protocol=protocol)
         fields = _application_fitted(
             episode=episode, protocol=protocol, kind=kind, start=start, stop=stopped_at, now=now
         )
@@ -125,4 +125,4 @@ def application_stop(*, patient: User, client_uuid: uuid.UUID, stopped_at: datet
             raise NotFound("No such application.")
         if app.stopped_at is not None and stopped_at is None:
             raise Conflict({"detail": "This application is not running.", "stopped_at": app.stopped_at.isoformat()})
-        return running_stop(app, stopped_at=stopped_at or now, now=now)
+        return running_stop(record=app, stopped_at=stopped_at or now, now=now)

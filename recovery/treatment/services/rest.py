@@ -63,7 +63,7 @@ def rest_put(
             conflict={"id": ["This id was already used for a different rest period."]},
         )
         if existing is not None and stopped_at is not None:
-            running_stop(existing, stopped_at=stopped_at, now=now)
+            running_stop(record=existing, stopped_at=stopped_at, now=now)
         return existing
 
     instants_check(start=start, stop=stopped_at, now=now)
@@ -113,7 +113,7 @@ def rest_stop(*, patient: User, client_uuid: uuid.UUID, stopped_at: datetime | N
         if stopped_at is None:
             resolved_at = rest.episode.resolved_at
             stopped_at = min(now, resolved_at) if resolved_at is not None else now
-        return running_stop(rest, stopped_at=stopped_at, now=now)
+        return running_stop(record=rest, stopped_at=stopped_at, now=now)
 
 
 def rest_stop_at_resolution(*, episode: Episode) -> None:
@@ -125,4 +125,4 @@ def rest_stop_at_resolution(*, episode: Episode) -> None:
     )
     for rest in running:
         rest.episode = episode
-        running_stop(rest, stopped_at=episode.resolved_at, now=now)
+        running_stop(record=rest, stopped_at=episode.resolved_at, now=now)

@@ -37,7 +37,7 @@ def application_end(*, stop: datetime | None, cap: datetime, now: datetime) -> t
     return stop, False
 
 
-def running_stop(record: R, *, stopped_at: datetime, now: datetime) -> R:
+def running_stop(*, record: R, stopped_at: datetime, now: datetime) -> R:
     """Stop `record` at `stopped_at` (the caller holds its row lock), by the rules above."""
     if record.stopped_at is not None:
         return _stopped_again(record, stopped_at=stopped_at)
@@ -81,7 +81,7 @@ def _save_stop(record: Application | RestPeriod, stopped_at: datetime, auto_clos
     record.save(update_fields=fields)
 
 
-def applications_close_overdue(applications: QuerySet, *, now: datetime, protocol: Protocol | None = None) -> int:
+def applications_close_overdue(*, applications: QuerySet, now: datetime, protocol: Protocol | None = None) -> int:
     """Close each running application of `applications` whose cap has passed, at its cap (auto-closed).
 
     `protocol` is the one of their episode when the caller knows it; else each application's is read.
