@@ -1,11 +1,15 @@
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
+from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
@@ -13,6 +17,7 @@ from backcare.audit.services import AccessContext
 from backcare.core.api import CommaSeparatedChoiceField, FilterSerializer
 from backcare.core.pagination import NewestFirstCursor
 from backcare.core.permissions import IsPatient, IsPhysiotherapist
+from backcare.core.replay import Written
 from recovery.care import selectors as care_selectors
 from recovery.care import services as care_services
 from recovery.episodes import selectors
@@ -140,14 +145,37 @@ class PatientAPIView(APIView):
 
 
 def episode_filter(request) -> uuid.UUID | None:
-    """The ?episode= filter of the list endpoints: a UUID, and the caller's own episode."""
-    raw = request.query_params.get("episode")
-    if raw is None:
-        return None
-    try:
-        episode_id = uuid.UUID(raw)
-    except ValueError as exc:
-        raise ValidationError({"episode": ["Must be a valid UUID."]}) from exc
-    # Another patient's episode is "not found", exactly like one that does not exist.
-    selectors.episode_get(patient=request.user, episode_id=episode_id)
+    """The ?episode= filter of the list endpoints: a UUID, and the caller's own episode.
+
+    For list views whose selector does not check the episode itself yet (reminders); the others parse
+    EpisodeFilter and pass the id to their selector.
+    """
+    episode_id = EpisodeFilter.parse(request).get("episode_id")
+    if episode_id is not None:
+        selectors.episode_get(patient=request.user, episode_id=episode_id)
     return episode_id
+
+
+@dataclass(frozen=True)
+class ClientWrite:
+    """One write under a client id as its endpoint takes it: the body's serializer, the service (called with
+    patient=, client_uuid= and the validated body), the record's serializer. The endpoint and the offline
+    batch (recovery/api/sync.py) both run it, so an item of the batch is answered as its endpoint would."""
+
+    input: type[serializers.Serializer]
+    service: Callable[..., Any]
+    output: type[serializers.Serializer]
+
+    def run(self, *, patient, client_uuid: uuid.UUID, body: Any) -> Written:
+        data = self.input(data=body)
+        data.is_valid(raise_exception=True)
+        result = self.service(patient=patient, client_uuid=client_uuid, **data.validated_data)
+        return result if isinstance(result, Written) else Written(result, False)  # a stop creates nothing
+
+    def answer(self, request, client_uuid: uuid.UUID) -> Response:
+        """The endpoint's answer: 201 with the record if this call stored it, else 200."""
+        result = self.run(patient=request.user, client_uuid=client_uuid, body=request.data)
+        return Response(
+            self.output(result.record).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

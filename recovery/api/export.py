@@ -1,12 +1,13 @@
+"""GET /api/me/export/: everything stored about the caller, as one JSON document (the right of access)."""
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from backcare.accounts.api.serializers import UserOutputSerializer
-from backcare.core.permissions import IsPatient
 from backcare.push.api.serializers import DeviceOutputSerializer
 from content.models import RedFlagLevel
+from recovery.api.common import PatientAPIView
 from recovery.care.api import serializers as cs
 from recovery.episodes.api.serializers import CheckInOutputSerializer, EpisodeOutputSerializer
 from recovery.reminders.api.serializers import ReminderOutputSerializer
@@ -69,9 +70,7 @@ class PatientDataExportSerializer(serializers.Serializer):
     access_log = cs.AccessLogEntrySerializer(many=True, help_text="Who viewed my data, and when")
 
 
-class MyExportView(APIView):
-    permission_classes = [IsPatient]
-
+class MyExportView(PatientAPIView):
     @extend_schema(responses={200: PatientDataExportSerializer}, tags=["export"])
     def get(self, request):
         """Everything stored about me, as JSON: account, profile, episodes, check-ins, red flags, ice and heat,

@@ -1,62 +1,87 @@
 """POST /api/sync/: writes queued offline, replayed in one batch.
 
 Every item is the body of one single-record write (see SYNC_KINDS) and is stored or refused on its
-own, in its own savepoint, with the status that endpoint would answer. Order is kept; the one
-exception merges an out-of-order queue: a stop answered 404 because its start comes later in the
-same batch is tried again once that start is stored.
+own (each write service is one transaction), with the status and body that endpoint would answer.
+Order is kept; the one exception merges an out-of-order queue: a stop answered 404 because its start
+comes later in the same batch is tried again once that start is stored.
 """
 
-import uuid
-from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
-from rest_framework.exceptions import APIException
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from recovery.api.common import PatientAPIView
-from recovery.episodes.api import serializers as s
-from recovery.episodes.api.views import checkin_put_from
-from recovery.treatment.api import serializers as ts
-from recovery.treatment.api import views as tv
+from backcare.core.api import StrictSerializer, api_exception_for
+from backcare.core.errors import DomainError
+from recovery.api.common import ClientWrite, PatientAPIView
+from recovery.episodes.api.views import CHECKIN_PUT
+from recovery.treatment.api import views as treatment
 
-
-def _checkin(user, client_id: uuid.UUID, body) -> tuple[Any, bool]:
-    result = checkin_put_from(user, client_id, body)
-    return s.CheckInOutputSerializer(result.checkin).data, result.created
-
-
-def _writer(write, output) -> Callable[[Any, uuid.UUID, Any], tuple[Any, bool]]:
-    def run(user, client_id: uuid.UUID, body) -> tuple[Any, bool]:
-        result = write(user, client_id, body)
-        return output(result.record).data, result.created
-
-    return run
-
-
-WRITERS: dict[str, Callable[[Any, uuid.UUID, Any], tuple[Any, bool]]] = {
-    "checkin": _checkin,
-    "application": _writer(tv.application_put_from, ts.ApplicationOutputSerializer),
-    "application_stop": _writer(tv.application_stop_from, ts.ApplicationOutputSerializer),
-    "rest": _writer(tv.rest_put_from, ts.RestOutputSerializer),
-    "rest_stop": _writer(tv.rest_stop_from, ts.RestOutputSerializer),
-    "medication": _writer(tv.medication_put_from, ts.MedicationOutputSerializer),
-    "activity": _writer(tv.activity_put_from, ts.ActivityOutputSerializer),
+# What an offline queue may hold: each kind is the write of one single-record endpoint.
+SYNC_KINDS = {
+    "checkin": "PUT /api/checkins/{id}/",
+    "application": "PUT /api/applications/{id}/",
+    "application_stop": "POST /api/applications/{id}/stop/",
+    "rest": "PUT /api/rest/{id}/",
+    "rest_stop": "POST /api/rest/{id}/stop/",
+    "medication": "PUT /api/medications/{id}/",
+    "activity": "PUT /api/activities/{id}/",
 }
-assert set(WRITERS) == set(s.SYNC_KINDS), "every sync kind needs a writer"
+
+WRITES: dict[str, ClientWrite] = {
+    "checkin": CHECKIN_PUT,
+    "application": treatment.APPLICATION_PUT,
+    "application_stop": treatment.APPLICATION_STOP,
+    "rest": treatment.REST_PUT,
+    "rest_stop": treatment.REST_STOP,
+    "medication": treatment.MEDICATION_PUT,
+    "activity": treatment.ACTIVITY_PUT,
+}
+assert set(WRITES) == set(SYNC_KINDS), "every sync kind needs its endpoint's write"
 
 # A stop, and the kind of the write that starts what it stops.
 STARTED_BY = {"application_stop": "application", "rest_stop": "rest"}
 
 
+class SyncItemSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(
+        choices=list(SYNC_KINDS),
+        help_text="What the queued write is: "
+        + "; ".join(f"{kind} = {endpoint}" for kind, endpoint in SYNC_KINDS.items()),
+    )
+    id = serializers.UUIDField(help_text="The client id of the record.")
+    data = serializers.DictField(help_text="The body the single-record endpoint takes.")
+
+
+class SyncInputSerializer(StrictSerializer):
+    items = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=200)
+
+
+class SyncResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    kind = serializers.CharField(allow_null=True)
+    id = serializers.CharField(allow_null=True)
+    status = serializers.IntegerField(help_text="The HTTP status the single-record endpoint would answer")
+    errors = serializers.JSONField(required=False)
+    record = serializers.DictField(
+        required=False,
+        help_text="The stored record, as the single-record endpoint answers it for this kind "
+        "(check-in, application, rest period, medication intake or activity).",
+    )
+
+
+class SyncOutputSerializer(serializers.Serializer):
+    results = SyncResultSerializer(many=True)
+
+
 class SyncView(PatientAPIView):
     """Replay writes queued offline. Each item is stored (or refused) on its own; order is kept."""
 
-    @extend_schema(request=s.SyncInputSerializer, responses={200: s.SyncOutputSerializer}, tags=["sync"])
+    @extend_schema(request=SyncInputSerializer, responses={200: SyncOutputSerializer}, tags=["sync"])
     def post(self, request):
-        batch = s.SyncInputSerializer(data=request.data)
+        batch = SyncInputSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         items = batch.validated_data["items"]
         results = [_sync_one(request.user, index, raw) for index, raw in enumerate(items)]
@@ -77,18 +102,26 @@ def _started_later(result: dict, later: list[dict]) -> bool:
 
 
 def _sync_one(user, index: int, raw: dict) -> dict:
-    item = s.SyncItemSerializer(data=raw)
+    item = SyncItemSerializer(data=raw)
     if not item.is_valid():
         # Echo kind and id only when they are strings, as the response schema says (never "None").
         kind, client_id = (raw.get(key) if isinstance(raw.get(key), str) else None for key in ("kind", "id"))
         return {"index": index, "kind": kind, "id": client_id, "status": 400, "errors": item.errors}
     kind, client_id = item.validated_data["kind"], item.validated_data["id"]
     answer = {"index": index, "kind": kind, "id": str(client_id)}
-    try:
-        with transaction.atomic():
-            record, created = WRITERS[kind](user, client_id, item.validated_data["data"])
-    except APIException as exc:
-        return {**answer, "status": exc.status_code, "errors": exc.detail}
-    except Http404 as exc:
-        return {**answer, "status": 404, "errors": {"detail": str(exc) or "Not found."}}
-    return {**answer, "status": 201 if created else 200, "record": record}
+    write = WRITES[kind]
+    try:  # every write service is one transaction: a refused item leaves nothing behind
+        result = write.run(patient=user, client_uuid=client_id, body=item.validated_data["data"])
+    except (DomainError, ValidationError) as exc:
+        status, errors = _refusal(exc)
+        return {**answer, "status": status, "errors": errors}
+    return {**answer, "status": 201 if result.created else 200, "record": write.output(result.record).data}
+
+
+def _refusal(exc: DomainError | ValidationError) -> tuple[int, Any]:
+    """The status and body the endpoint answers for a refused write, as backcare.core.api.exception_handler
+    renders them: a domain error as its DRF exception, whose detail is the body (wrapped as {"detail": ...}
+    when it is a bare message)."""
+    error = api_exception_for(exc) if isinstance(exc, DomainError) else exc
+    body = error.detail if isinstance(error.detail, list | dict) else {"detail": error.detail}
+    return error.status_code, body

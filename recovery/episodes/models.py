@@ -1,12 +1,17 @@
 """Episodes, check-ins and the red-flag events they raise."""
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
 from content.models import RedFlagLevel, RedFlagRuleSet
+
+# How far a client's clock may run ahead of the server's: an instant later than now + CLOCK_SKEW is "in the
+# future". Every timed record of an episode (check-ins, applications, rest, medication, walks) uses it.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class Trigger(models.TextChoices):

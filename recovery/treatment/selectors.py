@@ -1,11 +1,19 @@
-"""Reads for the protocol: the effective protocol of an episode, and its plan at an instant."""
+"""Reads of the treatment domain: the effective protocol of an episode, its plan and state at an instant, and
+the patient's own records (applications, rest, medication, walks)."""
 
+import uuid
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from backcare.accounts.models import Profile
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from backcare.accounts.models import Profile, User
+from backcare.core.errors import NotFound
+from recovery.care import selectors as care_selectors
 from recovery.episodes.models import CheckIn, Episode
+from recovery.episodes.selectors import episode_current, episode_get, episode_records
 from recovery.protocol import engine
 from recovery.protocol.definition import BOUNDS, PRESCRIBABLE, Protocol, prescribe, protocol_from_dict, protocol_to_dict
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, ProtocolVersion, RestPeriod
@@ -116,3 +124,108 @@ def episode_protocol_overview(*, episode: Episode) -> dict[str, Any]:
             for p in history
         ],
     }
+
+
+def episode_protocol_overview_for_patient(*, patient: User, episode_id: uuid.UUID) -> dict[str, Any]:
+    """episode_protocol_overview of one of the patient's own episodes (404 if it is not theirs)."""
+    return episode_protocol_overview(episode=episode_get(patient=patient, episode_id=episode_id))
+
+
+# --- the state of an episode, as the patient's app shows it ---------------------------------------
+
+
+def episode_state(*, patient: User, episode_id: uuid.UUID) -> dict[str, Any]:
+    """Phase, running timer, what is allowed now and why, the next action and the planned reminders."""
+    episode = episode_get(patient=patient, episode_id=episode_id)
+    now = timezone.now()
+    protocol = episode_protocol(episode=episode)
+    plan = episode_plan(episode=episode, now=now, protocol=protocol)
+    return {
+        "episode": episode.id,
+        "now": now,
+        "phase": plan.phase,
+        "day": plan.day,
+        "acute_ends_at": plan.acute_ends_at,
+        "state": plan.state,
+        "running": _running(plan, now=now),
+        "pause_until": plan.pause_until,
+        "allowed": {kind: vars(allowed) for kind, allowed in plan.allowed.items()},
+        "next_action": vars(plan.next_action) if plan.next_action else None,
+        "reminders": [vars(r) for r in plan.reminders],
+        "warnings": [vars(n) for n in plan.notices],
+        "rest": {
+            "total_minutes": int(plan.rest_total.total_seconds() // 60),
+            "resting_since": plan.resting_since,
+            "nudge_hours": protocol.rest_nudge_hours,
+            "cap_hours": protocol.rest_cap_hours,
+        },
+        "nsaid_days": plan.nsaid_days,
+        "ready_to_run": plan.ready_to_run,
+        "protocol": protocol_to_dict(protocol),
+    }
+
+
+def _running(plan: engine.Plan, *, now: datetime) -> dict[str, Any] | None:
+    if plan.running is None:
+        return None
+    return {
+        "id": plan.running.key,
+        "kind": plan.running.kind,
+        "started_at": plan.running.start,
+        "ends_at": plan.running_until,
+        "seconds_left": max(0, int((plan.running_until - now).total_seconds())),
+    }
+
+
+# --- the patient's own records -------------------------------------------------------------------
+
+
+def application_list(*, patient: User, episode_id: uuid.UUID | None = None) -> QuerySet[Application]:
+    return episode_records(Application.objects.all(), patient=patient, episode_id=episode_id)
+
+
+def application_get(*, patient: User, client_uuid: uuid.UUID) -> Application:
+    return _own(Application, patient=patient, client_uuid=client_uuid, what="application")
+
+
+def rest_list(*, patient: User, episode_id: uuid.UUID | None = None) -> QuerySet[RestPeriod]:
+    return episode_records(RestPeriod.objects.all(), patient=patient, episode_id=episode_id)
+
+
+def rest_get(*, patient: User, client_uuid: uuid.UUID) -> RestPeriod:
+    return _own(RestPeriod, patient=patient, client_uuid=client_uuid, what="rest period")
+
+
+def medication_list(*, patient: User, episode_id: uuid.UUID | None = None) -> QuerySet[MedicationIntake]:
+    return episode_records(MedicationIntake.objects.all(), patient=patient, episode_id=episode_id)
+
+
+def medication_get(*, patient: User, client_uuid: uuid.UUID) -> MedicationIntake:
+    return _own(MedicationIntake, patient=patient, client_uuid=client_uuid, what="medication intake")
+
+
+def activity_list(*, patient: User, episode_id: uuid.UUID | None = None) -> QuerySet[Activity]:
+    return episode_records(Activity.objects.all(), patient=patient, episode_id=episode_id)
+
+
+def activity_get(*, patient: User, client_uuid: uuid.UUID) -> Activity:
+    return _own(Activity, patient=patient, client_uuid=client_uuid, what="activity")
+
+
+def _own(model: type[Model], *, patient: User, client_uuid: uuid.UUID, what: str) -> Any:
+    record = model.objects.filter(patient=patient, client_uuid=client_uuid).first()
+    if record is None:
+        raise NotFound(f"No such {what}.")
+    return record
+
+
+def patient_protocol_overview(*, patient: User, episode_id: uuid.UUID | None) -> dict[str, Any]:
+    """A physiotherapist's view of one patient's protocol: the episode named (400 if not the patient's), else the
+    current one (404 if the patient has none yet)."""
+    if episode_id is not None:
+        episode = care_selectors.patient_episode_get(patient=patient, episode_id=episode_id)
+    else:
+        episode = episode_current(patient=patient)
+    if episode is None:
+        raise NotFound("The patient has no episode yet.")
+    return episode_protocol_overview(episode=episode)

@@ -746,9 +746,17 @@ def test_list_limit_above_the_maximum_is_capped(patient_api, episode, limit):
     assert len(response.json()["results"]) == 1
 
 
-@pytest.mark.parametrize("url", LISTS[1:])
-def test_list_with_a_malformed_episode_filter_is_400(patient_api, episode, url):
-    assert_refused(patient_api.get(url, {"episode": "not-a-uuid"}), 400, "episode")
+@pytest.mark.parametrize("url", [*LISTS[1:], "/api/reminders/"])
+@pytest.mark.parametrize("value", ["not-a-uuid", ""])
+def test_list_with_a_malformed_episode_filter_is_400(patient_api, episode, url, value):
+    assert_refused(patient_api.get(url, {"episode": value}), 400, "episode")
+
+
+@pytest.mark.parametrize("url", [*LISTS[1:], "/api/reminders/"])
+def test_list_filtered_by_another_patients_episode_is_404(patient_api, other_patient, url):
+    theirs = EpisodeFactory(patient=other_patient)
+    response = patient_api.get(url, {"episode": str(theirs.pk)})
+    assert (response.status_code, response.json()) == (404, {"detail": "No such episode."})
 
 
 # --- devices (more cases in tests/api/test_devices.py) --------------------------------------------------

@@ -1,3 +1,5 @@
+"""The patient's episodes and check-ins."""
+
 import uuid
 
 from drf_spectacular.types import OpenApiTypes
@@ -6,9 +8,19 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from backcare.core.pagination import NewestFirstCursor
-from recovery.api.common import PatientAPIView, episode_filter
+from backcare.core.replay import Written
+from recovery.api.common import ClientWrite, EpisodeFilter, PatientAPIView
 from recovery.episodes import selectors, services
 from recovery.episodes.api import serializers as s
+
+
+def _checkin_put(*, patient, client_uuid: uuid.UUID, **data) -> Written:
+    # The check-in's content is hashed as sent (absent fields stay absent), so it goes to the service whole.
+    return services.checkin_put(patient=patient, client_uuid=client_uuid, data=data)
+
+
+# The client-id write, shared with the offline batch (recovery/api/sync.py).
+CHECKIN_PUT = ClientWrite(s.CheckInInputSerializer, _checkin_put, s.CheckInOutputSerializer)
 
 
 class EpisodeCursor(NewestFirstCursor):
@@ -42,9 +54,10 @@ class EpisodeListView(PatientAPIView):
     def post(self, request):
         data = s.EpisodeOpenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        episode, created = services.episode_open(patient=request.user, **data.validated_data)
+        result = services.episode_open(patient=request.user, **data.validated_data)
         return Response(
-            s.EpisodeOutputSerializer(episode).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            s.EpisodeOutputSerializer(result.record).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
 
@@ -74,11 +87,8 @@ class EpisodeResolveView(PatientAPIView):
 class EpisodeDailyView(PatientAPIView):
     @extend_schema(responses={200: s.DailySummaryOutputSerializer}, tags=["episodes"])
     def get(self, request, episode_id: uuid.UUID):
-        episode = selectors.episode_get(patient=request.user, episode_id=episode_id)
-        zone = selectors.patient_zone(patient=request.user)
-        days = selectors.episode_daily_summary(episode=episode, zone=zone)
-        out = {"episode": episode.id, "timezone": zone.key, "days": days}
-        return Response(s.DailySummaryOutputSerializer(out).data)
+        daily = selectors.episode_daily(patient=request.user, episode_id=episode_id)
+        return Response(s.DailySummaryOutputSerializer(daily).data)
 
 
 class CheckInListView(PatientAPIView):
@@ -90,10 +100,11 @@ class CheckInListView(PatientAPIView):
         tags=["check-ins"],
     )
     def get(self, request):
-        episode_id = episode_filter(request)
+        checkins = selectors.checkin_list(
+            patient=request.user, episode_id=EpisodeFilter.parse(request).get("episode_id")
+        )
         paginator = self.pagination_class()
-        qs = selectors.checkin_list(patient=request.user, episode_id=episode_id)
-        page = paginator.paginate_queryset(qs, request, view=self)
+        page = paginator.paginate_queryset(checkins, request, view=self)
         return paginator.get_paginated_response(s.CheckInOutputSerializer(page, many=True).data)
 
 
@@ -113,14 +124,4 @@ class CheckInDetailView(PatientAPIView):
         tags=["check-ins"],
     )
     def put(self, request, checkin_id: uuid.UUID):
-        result = checkin_put_from(request.user, checkin_id, request.data)
-        return Response(
-            s.CheckInOutputSerializer(result.checkin).data,
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
-
-
-def checkin_put_from(user, checkin_id: uuid.UUID, body) -> services.CheckInResult:
-    data = s.CheckInInputSerializer(data=body)
-    data.is_valid(raise_exception=True)
-    return services.checkin_put(patient=user, client_uuid=checkin_id, data=data.validated_data)
+        return CHECKIN_PUT.answer(request, checkin_id)

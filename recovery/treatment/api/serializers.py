@@ -1,3 +1,6 @@
+"""Serializers of the treatment endpoints. A write's field names are the API's; `source` maps them to the
+service's keyword arguments (episode -> episode_id), so a view passes the validated data as it is."""
+
 from rest_framework import serializers
 
 from backcare.core.api import AwareDateTimeField, StrictSerializer
@@ -9,7 +12,9 @@ class ApplicationPutSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=ApplicationKind.choices)
     started_at = AwareDateTimeField(required=False, help_text="Defaults to now.")
     stopped_at = AwareDateTimeField(required=False, allow_null=True, default=None)
-    episode = serializers.UUIDField(required=False, help_text="Defaults to the episode at started_at.")
+    episode = serializers.UUIDField(
+        required=False, source="episode_id", help_text="Defaults to the episode at started_at."
+    )
 
 
 class ApplicationStopSerializer(StrictSerializer):
@@ -92,7 +97,9 @@ class RestPutSerializer(StrictSerializer):
     stopped_at = AwareDateTimeField(
         required=False, allow_null=True, default=None, help_text="Set when recording a rest that is over (offline)."
     )
-    episode = serializers.UUIDField(required=False, help_text="Defaults to the episode at started_at.")
+    episode = serializers.UUIDField(
+        required=False, source="episode_id", help_text="Defaults to the episode at started_at."
+    )
 
 
 class RestStopSerializer(StrictSerializer):
@@ -123,7 +130,9 @@ class MedicationPutSerializer(StrictSerializer):
         coerce_to_string=False,
         help_text=_DOSE_HELP,
     )
-    episode = serializers.UUIDField(required=False, help_text="Defaults to the episode at taken_at.")
+    episode = serializers.UUIDField(
+        required=False, source="episode_id", help_text="Defaults to the episode at taken_at."
+    )
 
     def to_internal_value(self, data):
         # A dose is a JSON number: "400" or true are refused, not coerced.
@@ -149,7 +158,9 @@ class ActivityPutSerializer(StrictSerializer):
     minutes = serializers.IntegerField(min_value=1, max_value=ACTIVITY_MAX_MINUTES)
     pain_before = serializers.IntegerField(min_value=0, max_value=10)
     pain_after = serializers.IntegerField(min_value=0, max_value=10)
-    episode = serializers.UUIDField(required=False, help_text="Defaults to the episode at started_at.")
+    episode = serializers.UUIDField(
+        required=False, source="episode_id", help_text="Defaults to the episode at started_at."
+    )
 
 
 class ActivityOutputSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from backcare.core.api import Conflict
+from backcare.core.errors import Conflict
 from recovery.episodes.models import Episode
 from recovery.treatment.models import RestPeriod
 from recovery.treatment.services import rest_put
