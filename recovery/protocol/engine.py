@@ -2,10 +2,12 @@
 
 Pure: no Django, no I/O, no clock of its own. Every instant is an aware UTC datetime; local
 days and the sleep window are computed in the patient's IANA zone. Same input, same output.
+Over 400 lines on purpose: the engine's inputs, outputs and rules are one pure unit, read and tested together.
 """
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from .definition import Protocol
@@ -217,110 +219,152 @@ def _not_improving(s: Situation) -> bool:
     return sum(last) / len(last) >= sum(first) / len(first)
 
 
+class _Treatment(NamedTuple):
+    state: str  # idle, ice_on, heat_on, pausing
+    running: Application | None
+    running_until: datetime | None
+    pause_until: datetime | None
+
+
 def plan(s: Situation) -> Plan:
-    pr, p, now = s.protocol, s.patient, s.now
+    """Where the episode stands at `s.now`, what may start, what to remind of and what to warn about."""
+    pr, now, zone = s.protocol, s.now, s.patient.zone
     acute_end = s.onset + timedelta(hours=pr.acute_hours)
     resolved = s.resolved_at is not None and s.resolved_at <= now
     phase = "resolved" if resolved else ("acute" if now < acute_end else "heat")
-    day = (local_date(now, p.zone) - local_date(s.onset, p.zone)).days + 1
+    day = (local_date(now, zone) - local_date(s.onset, zone)).days + 1
 
     history, closures = close_overdue(s.applications, pr, now)
-    running = next((a for a in history if a.stop is None), None)
-    finished = [a for a in history if a.stop is not None]
-    last = finished[-1] if finished else None
-    running_until = running.start + timedelta(minutes=pr.on_min(running.kind)) if running else None
-    pause_until = last.stop + timedelta(minutes=pr.off_min(last.kind)) if last and not running else None
-    if running:
-        state = f"{running.kind}_on"
-    elif pause_until and now < pause_until:
-        state = "pausing"
-    else:
-        state = "idle"
-        pause_until = None
-
-    allowed = {kind: _allowed(kind, s, phase, acute_end, running, pause_until) for kind in (ICE, HEAT)}
-
-    reminders: list[Reminder] = []
-    # Safety first: every running or server-closed application keeps its remove reminder.
-    for app in history:
-        if app.stop is None or app.auto_closed:
-            due = app.start + timedelta(minutes=pr.on_min(app.kind))
-            reminders.append(Reminder(f"{app.kind}_remove", due, f"{app.kind}_remove:{app.key}", safety=True))
-
-    if not resolved and p.notify_treatment:
-        reminders += _start_reminders(s, history, acute_end)
-
-    notices: list[Notice] = []
+    treatment = _treatment(history, pr, now)
     rest_total, resting_since = _rest(s)
-    nudge, cap = timedelta(hours=pr.rest_nudge_hours), timedelta(hours=pr.rest_cap_hours)
-    if rest_total >= cap:
-        notices.append(Notice("rest_cap", "alert", "Bed rest has reached its limit: start gentle movement now."))
-    elif rest_total >= nudge:
-        notices.append(
-            Notice("rest_nudge", "caution", "You have rested a day in total: short gentle walks help recovery.")
-        )
-    if resting_since is not None and not resolved and p.notify_treatment:
-        for kind, threshold in (("rest_nudge", nudge), ("rest_limit", cap)):
-            due = resting_since + (threshold - (rest_total - (now - resting_since)))
-            reminders.append(Reminder(kind, out_of_window(due, p.zone, p.sleep_start, p.sleep_end), kind))
-
-    nsaid_days = len({local_date(i.at, p.zone) for i in s.intakes if i.med_class == "nsaid" and i.at <= now})
-    if nsaid_days >= pr.nsaid_flag_day:
-        notices.append(
-            Notice(
-                "nsaid_days",
-                "caution",
-                f"Anti-inflammatories taken on {nsaid_days} days: talk to a doctor or pharmacist.",
-            )
-        )
-    sedating = [i.at for i in s.intakes if i.med_class in SEDATING and i.at <= now]
-    if sedating:
-        until = max(sedating) + timedelta(hours=pr.sedating_caution_hours)
-        if now < until:
-            notices.append(
-                Notice(
-                    "no_driving",
-                    "caution",
-                    "No driving and no strenuous activity after a muscle relaxant or opioid.",
-                    until,
-                )
-            )
-    if day >= min(pr.review_days) and _not_improving(s) and not resolved:
-        level = "alert" if day >= max(pr.review_days) else "caution"
-        notices.append(Notice("not_improving", level, "Your pain is not improving: see a doctor or physiotherapist."))
-    ready_to_run = any(w.minutes >= pr.running_walk_min and w.pain_after <= w.pain_before for w in s.walks)
-
-    if not resolved:
-        reminders += _checkin_reminders(s)
-        if p.notify_checkin:
-            reminders += _review_reminders(s)
-        if p.desk_worker and p.notify_movement and resting_since is None:
-            reminders += _movement_reminders(s)
-
-    treatment = sorted(
-        (r for r in reminders if r.kind.endswith(("_start", "_remove")) and r.due >= now), key=lambda r: r.due
-    )
+    nsaid_days = len({local_date(i.at, zone) for i in s.intakes if i.med_class == "nsaid" and i.at <= now})
+    reminders = _reminders(s, history, acute_end, resolved, rest_total, resting_since)
     return Plan(
         phase=phase,
         acute_ends_at=acute_end,
         day=day,
-        state=state,
-        running=running,
-        running_until=running_until,
-        pause_until=pause_until,
-        allowed=allowed,
+        state=treatment.state,
+        running=treatment.running,
+        running_until=treatment.running_until,
+        pause_until=treatment.pause_until,
+        allowed={kind: _allowed(kind, s, phase, acute_end, treatment) for kind in (ICE, HEAT)},
         reminders=tuple(sorted(reminders, key=lambda r: (r.due, r.slot))),
-        notices=tuple(notices),
+        notices=_notices(s, day, resolved, rest_total, nsaid_days),
         auto_close=closures,
         rest_total=rest_total,
         resting_since=resting_since,
         nsaid_days=nsaid_days,
-        ready_to_run=ready_to_run,
-        next_action=treatment[0] if treatment else None,
+        ready_to_run=any(w.minutes >= pr.running_walk_min and w.pain_after <= w.pain_before for w in s.walks),
+        next_action=_next_action(reminders, now),
     )
 
 
-def _allowed(kind, s: Situation, phase, acute_end, running, pause_until) -> Allowed:
+def _treatment(history: tuple[Application, ...], pr: Protocol, now: datetime) -> _Treatment:
+    """Running until its cap, pausing until the skin has rested, or idle."""
+    running = next((a for a in history if a.stop is None), None)
+    if running is not None:
+        until = running.start + timedelta(minutes=pr.on_min(running.kind))
+        return _Treatment(f"{running.kind}_on", running, until, None)
+    finished = [a for a in history if a.stop is not None]
+    if finished:
+        pause_until = finished[-1].stop + timedelta(minutes=pr.off_min(finished[-1].kind))
+        if now < pause_until:
+            return _Treatment("pausing", None, None, pause_until)
+    return _Treatment("idle", None, None, None)
+
+
+def _reminders(
+    s: Situation,
+    history: tuple[Application, ...],
+    acute_end: datetime,
+    resolved: bool,
+    rest_total: timedelta,
+    resting_since: datetime | None,
+) -> list[Reminder]:
+    """Remove reminders always (safety first); the rest only while the episode is open, as the patient chose."""
+    p = s.patient
+    reminders = _remove_reminders(history, s.protocol)
+    if resolved:
+        return reminders
+    if p.notify_treatment:
+        reminders += _start_reminders(s, history, acute_end)
+        reminders += _rest_reminders(s, rest_total, resting_since)
+    reminders += _checkin_reminders(s)
+    if p.notify_checkin:
+        reminders += _review_reminders(s)
+    if p.desk_worker and p.notify_movement and resting_since is None:
+        reminders += _movement_reminders(s)
+    return reminders
+
+
+def _next_action(reminders: list[Reminder], now: datetime) -> Reminder | None:
+    """The next treatment reminder to come: a start or a remove."""
+    treatment = [r for r in reminders if r.kind.endswith(("_start", "_remove")) and r.due >= now]
+    return min(treatment, key=lambda r: r.due) if treatment else None
+
+
+def _notices(s: Situation, day: int, resolved: bool, rest_total: timedelta, nsaid_days: int) -> tuple[Notice, ...]:
+    """Bed rest, medication, then a pain that is not improving by the review days."""
+    pr = s.protocol
+    notices = _rest_notices(pr, rest_total) + _medication_notices(s, nsaid_days)
+    if day >= min(pr.review_days) and _not_improving(s) and not resolved:
+        level = "alert" if day >= max(pr.review_days) else "caution"
+        notices.append(Notice("not_improving", level, "Your pain is not improving: see a doctor or physiotherapist."))
+    return tuple(notices)
+
+
+def _remove_reminders(history: tuple[Application, ...], pr: Protocol) -> list[Reminder]:
+    """Safety: every running or server-closed application keeps its remove reminder."""
+    return [
+        Reminder(
+            f"{app.kind}_remove",
+            app.start + timedelta(minutes=pr.on_min(app.kind)),
+            f"{app.kind}_remove:{app.key}",
+            safety=True,
+        )
+        for app in history
+        if app.stop is None or app.auto_closed
+    ]
+
+
+def _rest_reminders(s: Situation, rest_total: timedelta, resting_since: datetime | None) -> list[Reminder]:
+    """While resting: when the total reaches the nudge and the cap, moved out of the sleep window."""
+    if resting_since is None:
+        return []
+    pr, p = s.protocol, s.patient
+    rested_before = rest_total - (s.now - resting_since)
+    out = []
+    for kind, hours in (("rest_nudge", pr.rest_nudge_hours), ("rest_limit", pr.rest_cap_hours)):
+        due = resting_since + (timedelta(hours=hours) - rested_before)
+        out.append(Reminder(kind, out_of_window(due, p.zone, p.sleep_start, p.sleep_end), kind))
+    return out
+
+
+def _rest_notices(pr: Protocol, rest_total: timedelta) -> list[Notice]:
+    if rest_total >= timedelta(hours=pr.rest_cap_hours):
+        return [Notice("rest_cap", "alert", "Bed rest has reached its limit: start gentle movement now.")]
+    if rest_total >= timedelta(hours=pr.rest_nudge_hours):
+        return [Notice("rest_nudge", "caution", "You have rested a day in total: short gentle walks help recovery.")]
+    return []
+
+
+def _medication_notices(s: Situation, nsaid_days: int) -> list[Notice]:
+    """Anti-inflammatories on too many days; no driving for a while after a sedating drug."""
+    pr, now = s.protocol, s.now
+    notices = []
+    if nsaid_days >= pr.nsaid_flag_day:
+        message = f"Anti-inflammatories taken on {nsaid_days} days: talk to a doctor or pharmacist."
+        notices.append(Notice("nsaid_days", "caution", message))
+    sedating = [i.at for i in s.intakes if i.med_class in SEDATING and i.at <= now]
+    until = max(sedating) + timedelta(hours=pr.sedating_caution_hours) if sedating else None
+    if until is not None and now < until:
+        message = "No driving and no strenuous activity after a muscle relaxant or opioid."
+        notices.append(Notice("no_driving", "caution", message, until))
+    return notices
+
+
+def _allowed(kind: str, s: Situation, phase: str, acute_end: datetime, treatment: _Treatment) -> Allowed:
+    running, pause_until = treatment.running, treatment.pause_until
     if phase == "resolved":
         return Allowed(False, "The episode is resolved.")
     if running is not None:
