@@ -61,14 +61,14 @@ class ApplicationListView(PatientAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("episode", OpenApiTypes.UUID, description="Only this episode's applications")],
         responses={200: ts.ApplicationOutputSerializer(many=True)},
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def get(self, request):
         return _own_page(self, request, selectors.application_list, ts.ApplicationOutputSerializer)
 
 
 class ApplicationDetailView(PatientAPIView):
-    @extend_schema(responses={200: ts.ApplicationOutputSerializer}, tags=["protocol"])
+    @extend_schema(responses={200: ts.ApplicationOutputSerializer}, tags=["treatment"])
     def get(self, request, application_id: uuid.UUID):
         app = selectors.application_get(patient=request.user, client_uuid=application_id)
         return Response(ts.ApplicationOutputSerializer(app).data)
@@ -80,7 +80,7 @@ class ApplicationDetailView(PatientAPIView):
             200: OpenApiResponse(ts.ApplicationOutputSerializer, description="Replay, or the stop of a running one."),
             409: OpenApiResponse(description="Not allowed now (running, pausing, phase); allowed_from says when."),
         },
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def put(self, request, application_id: uuid.UUID):
         """Start an ice or heat application (or record one made offline, with its stop)."""
@@ -91,14 +91,14 @@ class ApplicationStopView(PatientAPIView):
     @extend_schema(
         request=ts.ApplicationStopSerializer,
         responses={200: ts.ApplicationOutputSerializer, 409: OpenApiResponse(description="Not running.")},
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def post(self, request, application_id: uuid.UUID):
         return APPLICATION_STOP.answer(request, application_id)
 
 
 class EpisodeStateView(PatientAPIView):
-    @extend_schema(responses={200: ts.EpisodeStateSerializer}, tags=["protocol"])
+    @extend_schema(responses={200: ts.EpisodeStateSerializer}, tags=["treatment"])
     def get(self, request, episode_id: uuid.UUID):
         """Phase, running timer, what is allowed now and why, the next action and the planned reminders."""
         state = selectors.episode_state(patient=request.user, episode_id=episode_id)
@@ -114,14 +114,14 @@ class RestListView(PatientAPIView):
     @extend_schema(
         parameters=[_episode_filter_param("rest periods")],
         responses={200: ts.RestOutputSerializer(many=True)},
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def get(self, request):
         return _own_page(self, request, selectors.rest_list, ts.RestOutputSerializer)
 
 
 class RestDetailView(PatientAPIView):
-    @extend_schema(responses={200: ts.RestOutputSerializer}, tags=["protocol"])
+    @extend_schema(responses={200: ts.RestOutputSerializer}, tags=["treatment"])
     def get(self, request, rest_id: uuid.UUID):
         return Response(ts.RestOutputSerializer(selectors.rest_get(patient=request.user, client_uuid=rest_id)).data)
 
@@ -135,7 +135,7 @@ class RestDetailView(PatientAPIView):
                 "recorded (`overlaps` names it)."
             ),
         },
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def put(self, request, rest_id: uuid.UUID):
         """Start bed rest now, or record one made offline with its start and stop."""
@@ -149,7 +149,7 @@ class RestStopView(PatientAPIView):
             200: ts.RestOutputSerializer,
             409: OpenApiResponse(description="Not running, or already stopped at another time."),
         },
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def post(self, request, rest_id: uuid.UUID):
         return REST_STOP.answer(request, rest_id)
@@ -161,14 +161,14 @@ class MedicationListView(PatientAPIView):
     @extend_schema(
         parameters=[_episode_filter_param("intakes")],
         responses={200: ts.MedicationOutputSerializer(many=True)},
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def get(self, request):
         return _own_page(self, request, selectors.medication_list, ts.MedicationOutputSerializer)
 
 
 class MedicationDetailView(PatientAPIView):
-    @extend_schema(responses={200: ts.MedicationOutputSerializer}, tags=["protocol"])
+    @extend_schema(responses={200: ts.MedicationOutputSerializer}, tags=["treatment"])
     def get(self, request, medication_id: uuid.UUID):
         intake = selectors.medication_get(patient=request.user, client_uuid=medication_id)
         return Response(ts.MedicationOutputSerializer(intake).data)
@@ -180,7 +180,7 @@ class MedicationDetailView(PatientAPIView):
             200: OpenApiResponse(ts.MedicationOutputSerializer, description="Replay: already stored, unchanged."),
             409: OpenApiResponse(description="This id was stored with different content."),
         },
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def put(self, request, medication_id: uuid.UUID):
         """Log a medication intake by class and dose (default: taken now)."""
@@ -193,14 +193,14 @@ class ActivityListView(PatientAPIView):
     @extend_schema(
         parameters=[_episode_filter_param("activities")],
         responses={200: ts.ActivityOutputSerializer(many=True)},
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def get(self, request):
         return _own_page(self, request, selectors.activity_list, ts.ActivityOutputSerializer)
 
 
 class ActivityDetailView(PatientAPIView):
-    @extend_schema(responses={200: ts.ActivityOutputSerializer}, tags=["protocol"])
+    @extend_schema(responses={200: ts.ActivityOutputSerializer}, tags=["treatment"])
     def get(self, request, activity_id: uuid.UUID):
         activity = selectors.activity_get(patient=request.user, client_uuid=activity_id)
         return Response(ts.ActivityOutputSerializer(activity).data)
@@ -215,7 +215,7 @@ class ActivityDetailView(PatientAPIView):
                 "(`overlaps` names it)."
             ),
         },
-        tags=["protocol"],
+        tags=["treatment"],
     )
     def put(self, request, activity_id: uuid.UUID):
         """Log a finished walk with the pain before and after it."""
@@ -223,7 +223,7 @@ class ActivityDetailView(PatientAPIView):
 
 
 class EpisodeProtocolView(PatientAPIView):
-    @extend_schema(responses={200: ts.EpisodeProtocolSerializer}, tags=["protocol"])
+    @extend_schema(responses={200: ts.EpisodeProtocolSerializer}, tags=["treatment"])
     def get(self, request, episode_id: uuid.UUID):
         """The protocol the episode follows: values in force, its version, the hard bounds, the prescriptions."""
         overview = selectors.episode_protocol_overview_for_patient(patient=request.user, episode_id=episode_id)
