@@ -12,7 +12,7 @@ from recovery.reminders import services as reminder_services
 from recovery.reminders.sending import deliveries_release, deliveries_send_many, reminders_dispatch
 from recovery.reminders.sending import reminders_replan_episodes as replan_episodes
 from recovery.treatment.services import applications_close_all_overdue
-from recovery.triage import selectors as triage
+from recovery.triage import services as triage
 
 logger = logging.getLogger(__name__)
 
