@@ -15,7 +15,7 @@ from recovery.reminders.claims import deliveries_release
 from recovery.reminders.dispatch import reminders_dispatch
 from recovery.reminders.sending import deliveries_send_many
 from recovery.treatment.services import applications_close_all_overdue
-from recovery.triage import selectors as triage
+from recovery.triage import services as triage
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Writes to the triage summaries (recovery.TriageSummary): the services' bump, and the reader's store.
+"""Writes to the triage summaries (recovery.TriageSummary): the services' bump, and computing and storing them.
 
 The revision makes the cache safe without locks between readers and writers. A reader notes the
 revision before it reads the data the summary is made of, and stores its result only if the revision
@@ -9,15 +9,25 @@ the row if there is none, so a reader that saw no row cannot store a result that
 import json
 import logging
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
+from recovery.care.models import CareLink
+from recovery.triage.facts import facts_fetch
 from recovery.triage.models import TriageSummary
+from recovery.triage.signals import SummaryData, signals_make
+from recovery.triage.sql import queryset_tuples
+from recovery.triage.summaries import STORED_COLUMNS, SummaryRow, links_with_summary, summary_row, summary_stale_q
 
 logger = logging.getLogger(__name__)
 
 _TABLE = TriageSummary._meta.db_table
+
+# A patient whose summary is to be computed: (patient id, zone, the summary's revision read before the data).
+Stale = tuple[int, str, int]
 
 
 def triage_summaries_touch(*, patient_ids: Iterable[int]) -> None:
@@ -35,33 +45,12 @@ def triage_summaries_touch(*, patient_ids: Iterable[int]) -> None:
         )
 
 
-_STORED = (
-    "computed_at",
-    "valid_until",
-    "expires_at",
-    "zone",
-    "fmt",
-    "checkin_mark",
-    "data",
-    "episode_id",
-    "episode_open",
-    "onset",
-    "resolved_at",
-    "rank_not_improving",
-    "rank_active",
-    "rest_over_at",
-    "last_checkin_at",
-    "last_delivery_at",
-)
-
-
-def triage_summaries_store(*, summaries: list[dict[str, Any]]) -> int:
-    """Keep what a reader computed: each a dict of "patient_id", "revision" (as read before the data; 0 when there
-    was no row) and the stored columns (`data` as a dict). A row whose revision moved meanwhile is left stale.
-    Best effort: a failure (a lock conflict, say) costs a recomputation next time, never the reader's answer."""
+def triage_summaries_store(*, summaries: list[SummaryRow]) -> int:
+    """Keep what a reader computed. A row whose revision moved since it was read is left stale. Best effort: a
+    failure (a lock conflict, say) costs a recomputation next time, never the reader's answer."""
     if not summaries:
         return 0
-    fields = [TriageSummary._meta.get_field(name) for name in _STORED]
+    fields = [TriageSummary._meta.get_field(name) for name in STORED_COLUMNS]
     rows, params = [], []
     for summary in sorted(summaries, key=lambda s: s["patient_id"]):  # key order: concurrent stores never deadlock
         rows.append("(" + ", ".join(["%s"] * (3 + len(fields))) + ")")
@@ -71,8 +60,8 @@ def triage_summaries_store(*, summaries: list[dict[str, Any]]) -> int:
             if field.name == "data":
                 value = json.dumps(value, separators=(",", ":"))
             params.append(field.get_db_prep_value(value, connection))
-    columns = ", ".join(_STORED)
-    updates = ", ".join(f"{name} = excluded.{name}" for name in ("computed_revision", *_STORED))
+    columns = ", ".join(STORED_COLUMNS)
+    updates = ", ".join(f"{name} = excluded.{name}" for name in ("computed_revision", *STORED_COLUMNS))
     sql = (
         f"INSERT INTO {_TABLE} (patient_id, revision, computed_revision, {columns}) "  # noqa: S608 (fixed names)
         f"VALUES {', '.join(rows)} ON CONFLICT (patient_id) DO UPDATE SET {updates} "
@@ -89,3 +78,44 @@ def triage_summaries_store(*, summaries: list[dict[str, Any]]) -> int:
     except DatabaseError:
         logger.warning("triage summaries not stored; they are computed again next time", exc_info=True)
         return 0
+
+
+def triage_summaries_compute(*, stale: list[Stale], now: datetime) -> tuple[dict[int, SummaryData], int]:
+    """Compute the summaries of the `stale` patients from the data (three grouped queries, for each patient's local
+    day at `now`) and store them for the next read. Returns the summaries by patient, and how many were stored."""
+    facts = facts_fetch(patient_ids=[patient_id for patient_id, _, _ in stale], zones={z for _, z, _ in stale}, now=now)
+    computed: dict[int, SummaryData] = {}
+    rows = []
+    for patient_id, zone, revision in stale:
+        fact = facts.episodes.get(patient_id)
+        data: SummaryData = {"episode": None}
+        if fact is not None:
+            data["episode"] = signals_make(
+                fact=fact,
+                protocol=facts.protocols.of(fact),
+                zone=ZoneInfo(zone),
+                days=facts.days[fact.id],
+                nsaid_days=facts.nsaid_days[fact.id],
+                red_flags=facts.red_flags[fact.id],
+                now=now,
+            )
+        computed[patient_id] = data
+        rows.append(summary_row(patient_id=patient_id, revision=revision, zone=zone, data=data, fact=fact, now=now))
+    return computed, triage_summaries_store(summaries=rows)
+
+
+def triage_summaries_refresh(*, now: datetime | None = None, batch: int = 200) -> int:
+    """Compute the summaries that are out of date for every patient some physiotherapist follows, so that a
+    read rarely has to (beat runs it every minute: a new local day, a reminder come due, a write). Returns how
+    many were computed."""
+    now = now or timezone.now()
+    links = links_with_summary(CareLink.objects.filter(status=CareLink.Status.ACTIVE, patient__is_active=True))
+    stale = {}
+    for patient_id, zone, revision in queryset_tuples(
+        links.filter(summary_stale_q(now)).order_by("patient_id").values_list("patient_id", "zone", "s_revision")
+    ):
+        stale[patient_id] = (patient_id, zone or "UTC", revision or 0)
+    chosen = list(stale.values())
+    for start in range(0, len(chosen), batch):
+        triage_summaries_compute(stale=chosen[start : start + batch], now=now)
+    return len(chosen)

@@ -1,7 +1,37 @@
 from rest_framework import serializers
 
+from backcare.core import errors
+from backcare.core.api import CommaSeparatedChoiceField, FilterSerializer
 from recovery.api.shapes import EpisodeBriefSerializer, PhysioLinkSerializer, drf_instant
-from recovery.triage.selectors import PHASES, REASONS
+from recovery.triage.score import REASONS
+from recovery.triage.selectors import TriageCursor
+from recovery.triage.signals import PHASES
+
+SEARCH_MAX = 100  # characters of ?search= used; the rest is ignored
+
+
+class TriageCursorField(serializers.Field):
+    """The `next` link's cursor. One not made here is a 404 (as DRF's cursor pagination answers), not a 400."""
+
+    def to_internal_value(self, data) -> TriageCursor:
+        try:
+            return TriageCursor.decode(str(data))
+        except ValueError as exc:
+            raise errors.NotFound("Invalid cursor.") from exc
+
+
+class TriageFilterSerializer(FilterSerializer):
+    """The queue's query parameters (the page size is the paginator's)."""
+
+    cursor = TriageCursorField(required=False)
+    phase = serializers.ChoiceField(
+        choices=PHASES, required=False, error_messages={"invalid_choice": f"Must be one of {', '.join(PHASES)}."}
+    )
+    reason = CommaSeparatedChoiceField(choices=REASONS, required=False)
+    search = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_search(self, value: str) -> str | None:
+        return value[:SEARCH_MAX] or None
 
 
 class RedFlagCountsSerializer(serializers.Serializer):

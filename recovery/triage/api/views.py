@@ -1,10 +1,11 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from recovery.api.common import AUDITED, CURSOR, LIMIT, PhysioAPIView, audit_read, list_param, next_url, page_size
+from recovery.api.common import AUDITED, CURSOR, LIMIT, PhysioAPIView, audit_read, next_url, page_size
 from recovery.triage.api import serializers as s
-from recovery.triage.selectors import PHASES, REASONS, TriageCursor, triage_page
+from recovery.triage.score import REASONS
+from recovery.triage.selectors import triage_page
+from recovery.triage.signals import PHASES
 
 
 class TriageView(PhysioAPIView):
@@ -24,24 +25,14 @@ class TriageView(PhysioAPIView):
     )
     def get(self, request):
         """The triage queue: my patients, the ones who need attention first."""
-        limit = page_size(request)
-        after = None
-        if "cursor" in request.query_params:
-            try:
-                after = TriageCursor.decode(request.query_params["cursor"])
-            except ValueError as exc:
-                raise NotFound("Invalid cursor.") from exc
-        phase = request.query_params.get("phase")
-        if phase is not None and phase not in PHASES:
-            raise ValidationError({"phase": [f"Must be one of {', '.join(PHASES)}."]})
-        search = (request.query_params.get("search") or "").strip()[:100] or None
+        query = s.TriageFilterSerializer.parse(request)
         page = triage_page(
             physiotherapist=request.user,
-            after=after,
-            limit=limit,
-            phase=phase,
-            reasons=list_param(request, "reason", REASONS),
-            search=search,
+            after=query.get("cursor"),
+            limit=page_size(request),
+            phase=query.get("phase"),
+            reasons=query.get("reason"),
+            search=query.get("search"),
         )
         audit_read(request, patient_ids=[row.link.patient_id for row in page.rows], action="triage")
         next_cursor = page.next.encode() if page.next else None

@@ -16,7 +16,8 @@ from recovery.episodes.models import CheckIn, Episode
 from recovery.reminders.models import Reminder
 from recovery.triage.models import TriageSummary
 from recovery.triage.selectors import triage_rows
-from recovery.triage.services import _STORED, triage_summaries_store, triage_summaries_touch
+from recovery.triage.services import triage_summaries_store, triage_summaries_touch
+from recovery.triage.summaries import STORED_COLUMNS
 from tests.factories import CareLinkFactory
 
 pytestmark = pytest.mark.django_db
@@ -167,8 +168,8 @@ def test_a_summary_computed_before_a_write_is_not_stored(physio, episode_id):
     TriageSummary.objects.all().delete()
     patient_id = Episode.objects.get(pk=episode_id).patient_id
     triage_summaries_touch(patient_ids=[patient_id])  # a write committed after the reader noted "no row"
-    columns = dict.fromkeys(_STORED)
-    columns.update(computed_at=NOW, expires_at=NOW + timedelta(minutes=5), zone="UTC", data={"e": None})
+    columns = dict.fromkeys(STORED_COLUMNS)
+    columns.update(computed_at=NOW, expires_at=NOW + timedelta(minutes=5), zone="UTC", data={"episode": None})
     columns.update(episode_open=False, rank_not_improving=0, rank_active=0)
     stored = triage_summaries_store(summaries=[{"patient_id": patient_id, "revision": 0, **columns}])
     assert stored == 0
@@ -214,7 +215,7 @@ def test_beat_computes_the_summaries_ahead_of_the_read(physio, physio_api, episo
 
 
 def test_the_database_ranks_as_python_does_across_time(physio, clock):
-    """The unfiltered queue is ranked in SQL (recovery.triage.selectors._need); a filter ranks in Python (TriageRow). Both
+    """The unfiltered queue is ranked in SQL (recovery.triage.score.need_sql); a filter ranks in Python (TriageRow). Both
     must give the same order, page by page, as the clock crosses each time-dependent signal."""
     from push_notifications.models import WebPushDevice
 
