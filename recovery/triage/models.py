@@ -6,7 +6,8 @@ from django.db import models
 
 class TriageSummary(models.Model):
     """What the triage queue needs of one patient's current episode, computed once and kept until something
-    changes it: a cache with exact invalidation (recovery/triage.py reads and fills it).
+    changes it: a cache with exact invalidation (recovery.triage.summaries says when one holds; the selectors read
+    it and recovery.triage.services fills it).
 
     A write service bumps `revision` in its own transaction (recovery.triage.services.triage_summaries_touch).
     A stored summary is used only while `computed_revision` equals it, the patient's newest check-in id is
@@ -29,10 +30,11 @@ class TriageSummary(models.Model):
     zone = models.CharField(max_length=64, blank=True)
     fmt = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Format of data (recovery/triage.py)")
     checkin_mark = models.BigIntegerField(null=True, blank=True, help_text="The patient's newest check-in id then")
-    # JSON as text, not jsonb: the queue reads 500 of them at a time, and PostgreSQL prints jsonb at several times
-    # the cost of text; nothing queries inside it.
+    # `data` is recovery.triage.signals.SummaryData, of format `fmt` (the help texts predate the split: changing
+    # them would be a migration). JSON as text, not jsonb: the queue reads 500 of them at a time, and PostgreSQL
+    # prints jsonb at several times the cost of text; nothing queries inside it.
     data = models.TextField(null=True, blank=True, help_text="The episode's signals, JSON (recovery/triage.py)")
-    # What the database ranks the queue by (recovery.triage.selectors.triage_page), the same facts as in `data`.
+    # What the database ranks the queue by (recovery.triage.score.need_sql), the same facts as in `data`.
     episode_id = models.UUIDField(null=True, blank=True, help_text="The current episode (open, else latest)")
     episode_open = models.BooleanField(default=False, db_default=False)
     onset = models.DateTimeField(null=True, blank=True)

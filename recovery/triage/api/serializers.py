@@ -10,8 +10,15 @@ from recovery.triage.signals import PHASES
 SEARCH_MAX = 100  # characters of ?search= used; the rest is ignored
 
 
+_PHASE_ERROR = f"Must be one of {', '.join(PHASES)}."
+
+
 class TriageCursorField(serializers.Field):
     """The `next` link's cursor. One not made here is a 404 (as DRF's cursor pagination answers), not a 400."""
+
+    def get_value(self, dictionary):
+        # A parameter given empty is a cursor too (an invalid one): DRF would drop it as if absent.
+        return dictionary.get(self.field_name, serializers.empty)
 
     def to_internal_value(self, data) -> TriageCursor:
         try:
@@ -21,14 +28,21 @@ class TriageCursorField(serializers.Field):
 
 
 class TriageFilterSerializer(FilterSerializer):
-    """The queue's query parameters (the page size is the paginator's)."""
+    """The queue's query parameters (the page size is the paginator's). The cursor is read first: a bad one is a
+    404 whatever else is wrong."""
 
     cursor = TriageCursorField(required=False)
+    # allow_blank only so that "?phase=" reaches validate_phase: DRF would drop it as if absent.
     phase = serializers.ChoiceField(
-        choices=PHASES, required=False, error_messages={"invalid_choice": f"Must be one of {', '.join(PHASES)}."}
+        choices=PHASES, required=False, allow_blank=True, error_messages={"invalid_choice": _PHASE_ERROR}
     )
     reason = CommaSeparatedChoiceField(choices=REASONS, required=False)
     search = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_phase(self, value: str) -> str:
+        if not value:
+            raise serializers.ValidationError(_PHASE_ERROR)
+        return value
 
     def validate_search(self, value: str) -> str | None:
         return value[:SEARCH_MAX] or None

@@ -17,6 +17,7 @@ from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
 from recovery.reminders.models import Delivery, Reminder
 from recovery.treatment.models import MedicationIntake, RestPeriod
 from recovery.treatment.services import prescription_create
+from recovery.triage.score import REASONS
 from tests.factories import CareLinkFactory, CheckInFactory, EpisodeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -202,8 +203,27 @@ def test_filters(physio, physio_api):
     assert _names(_queue(physio_api, "?phase=heat")) == ["Hector Heat"]
     assert _names(_queue(physio_api, "?reason=redflag_urgent,redflag_emergency")) == ["Alice Acute"]
     assert _names(_queue(physio_api, "?search=hector")) == ["Hector Heat"]
-    assert physio_api.get("/api/physio/patients/?phase=frozen").status_code == 400
-    assert physio_api.get("/api/physio/patients/?reason=bored").status_code == 400
+    assert _names(_queue(physio_api, "?search=%20hector%20")) == ["Hector Heat"]  # trimmed
+    assert _names(_queue(physio_api, "?search=%20%20")) == ["Alice Acute", "Hector Heat"]  # blank: no search
+    assert _names(_queue(physio_api, "?search=" + "x" * 100 + "hector")) == []  # the first 100 characters count
+    assert _names(_queue(physio_api, "?reason=&search=")) == ["Alice Acute", "Hector Heat"]
+
+
+def test_bad_filters_are_named_in_the_error(physio, physio_api):
+    def error(query: str) -> tuple[int, dict]:
+        response = physio_api.get(f"/api/physio/patients/{query}")
+        return response.status_code, response.json()
+
+    assert error("?phase=frozen") == (400, {"phase": ["Must be one of acute, heat, resolved, none."]})
+    assert error("?phase=") == (400, {"phase": ["Must be one of acute, heat, resolved, none."]})
+    choices = ", ".join(REASONS)
+    assert error("?reason=bored,high_pain&reason=tired") == (
+        400,
+        {"reason": [f"Unknown: bored, tired. Choose from: {choices}."]},
+    )
+    for cursor in ("not-a-cursor", "", "WzEsMiwzLDRd"):  # the last: a list of four
+        assert error(f"?cursor={cursor}") == (404, {"detail": "Invalid cursor."})
+    assert error("?cursor=nope&phase=frozen")[0] == 404  # the cursor is checked first, as before
 
 
 def test_cursor_pages_walk_the_whole_queue_once(physio, physio_api):

@@ -1,6 +1,7 @@
 """The triage queue reads stored summaries (recovery.TriageSummary): every write the services make shows at once,
 a reminder coming due shows without any write, and the stored answer is the one a fresh computation gives."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,8 @@ from recovery.episodes.models import CheckIn, Episode
 from recovery.reminders.models import Reminder
 from recovery.triage.models import TriageSummary
 from recovery.triage.selectors import triage_rows
-from recovery.triage.services import triage_summaries_store, triage_summaries_touch
+from recovery.triage.services import triage_summaries_refresh, triage_summaries_store, triage_summaries_touch
+from recovery.triage.signals import SUMMARY_FORMAT
 from recovery.triage.summaries import STORED_COLUMNS
 from tests.factories import CareLinkFactory
 
@@ -264,3 +266,32 @@ def test_the_database_ranks_as_python_does_across_time(physio, clock):
             after = page.next
         assert walked == python, hours
     assert {need for _, need in python} != {0}
+
+
+# A summary as format 1 stored it: two-letter keys and positional lists.
+_FORMAT_1 = {"e": None, "on": None, "o1": 0, "st": "open", "ra": None, "lc": None, "lp": 9, "ld": None, "rc": 0.0}
+_FORMAT_1 |= {"ro": None, "pr": [72, 48, 3], "nd": 0, "fl": [], "ad": [0, 0, 0, 0], "p7": [None] * 7, "ni": None}
+
+
+def _downgrade(episode_id) -> None:
+    """Put the stored summary back in format 1, otherwise as fresh as it was."""
+    data = {**_FORMAT_1, "e": episode_id, "on": NOW.isoformat()}
+    TriageSummary.objects.filter(patient__episodes=episode_id).update(fmt=1, data=json.dumps(data))
+
+
+def test_a_summary_stored_in_another_format_is_computed_again(physio, physio_api, episode_id):
+    _dispatch()
+    first = _row(physio_api)
+    stored = _stored(episode_id)
+    assert stored.fmt == SUMMARY_FORMAT == 2
+    assert json.loads(stored.data)["episode"]["episode_id"] == episode_id  # named fields, no two-letter keys
+
+    for read in (
+        lambda: _row(physio_api),  # ranked by the database
+        lambda: physio_api.get("/api/physio/patients/?search=@").json()["results"][0],  # ranked in Python
+        lambda: triage_summaries_refresh() and _row(physio_api),  # beat, ahead of the read
+    ):
+        _downgrade(episode_id)
+        assert read() == first
+        stored = _stored(episode_id)
+        assert stored.fmt == SUMMARY_FORMAT and set(json.loads(stored.data)) == {"episode"}
