@@ -22,7 +22,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
-from recovery.timeline.selectors import START_KINDS
+from recovery.timeline.daily import START_KINDS
 
 PAGE = 50
 

@@ -21,6 +21,7 @@ from django.db.models import CharField, DateTimeField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, JSONObject
 
 from backcare.accounts.models import User
+from backcare.core.compiled import CompiledShapes, compiled_run, params_swap
 from backcare.core.pagination import keyset_decode, keyset_encode
 from recovery.care.models import CareNote
 from recovery.episodes.models import CheckIn, RedFlagEvent
@@ -256,8 +257,7 @@ _STAND_IN = {
     "after_at": datetime(1901, 1, 1, 0, 0, 3, tzinfo=UTC),
     "after_id": -7_319_004_212,
 }
-_COMPILED: dict[tuple, tuple[str, tuple]] = {}
-_COMPILED_MAX = 256
+_SHAPES = CompiledShapes(max_shapes=256)
 
 
 def timeline_rows(*, patient_id: int, kinds, episode_id, since, until, after, limit) -> list[tuple]:
@@ -275,22 +275,21 @@ def timeline_rows(*, patient_id: int, kinds, episode_id, since, until, after, li
             )
         )
     shape = (kinds, episode_id is not None, since is not None, until is not None, after.kind if after else None, limit)
-    if shape not in _COMPILED:
-        stand_in = _STAND_IN
-        query = _union(
-            patient_id=stand_in["patient"],
-            kinds=kinds,
-            episode_id=stand_in["episode"] if episode_id is not None else None,
-            since=stand_in["since"] if since is not None else None,
-            until=stand_in["until"] if until is not None else None,
-            after=TimelineCursor(stand_in["after_at"], after.kind, stand_in["after_id"]) if after else None,
-            limit=limit,
-        ).query
-        sql, params = query.sql_with_params()
-        if len(_COMPILED) >= _COMPILED_MAX:  # shapes are few in practice; never let odd ones pile up
-            _COMPILED.clear()
-        _COMPILED[shape] = (sql, tuple(params))
-    sql, template = _COMPILED[shape]
+    stand_in = _STAND_IN
+    ((sql, template),) = _SHAPES.get(
+        shape,
+        lambda: [
+            _union(
+                patient_id=stand_in["patient"],
+                kinds=kinds,
+                episode_id=stand_in["episode"] if episode_id is not None else None,
+                since=stand_in["since"] if since is not None else None,
+                until=stand_in["until"] if until is not None else None,
+                after=TimelineCursor(stand_in["after_at"], after.kind, stand_in["after_id"]) if after else None,
+                limit=limit,
+            )
+        ],
+    )
     actual = {
         _STAND_IN["patient"]: patient_id,
         _STAND_IN["episode"]: episode_id,
@@ -299,15 +298,4 @@ def timeline_rows(*, patient_id: int, kinds, episode_id, since, until, after, li
         _STAND_IN["after_at"]: after.at if after else None,
         _STAND_IN["after_id"]: after.id if after else None,
     }
-    params = [actual.get(value, value) if hashable(value) else value for value in template]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+    return compiled_run(sql, params_swap(template, actual))

@@ -19,7 +19,6 @@ from backcare.accounts.selectors import profile_zone
 from recovery.care.selectors import patient_episode_get
 from recovery.episodes.models import Episode
 from recovery.timeline.daily import (
-    START_KINDS,  # noqa: F401 (the triage queue imports it from here, for now)
     episode_daily_aggregates,
     local_day_bounds,
 )
@@ -27,7 +26,6 @@ from recovery.timeline.query import (
     BRANCHES,
     TIMELINE_KINDS,
     TimelineCursor,
-    hashable,  # noqa: F401 (the triage queue imports it from here, for now)
     timeline_rows,
 )
 

@@ -36,7 +36,7 @@ from django.db.models.functions import TruncDate
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
 from recovery.protocol.definition import Protocol, prescribe, protocol_from_dict
 from recovery.reminders.models import Reminder
-from recovery.timeline.selectors import START_KINDS
+from recovery.timeline.daily import START_KINDS
 from recovery.treatment.models import (
     Application,
     MedicationClass,

@@ -20,10 +20,10 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
-from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.accounts.models import Role, User
 from backcare.core.pagination import keyset_decode, keyset_encode
+from backcare.push.devices import DEVICE_MODELS
 from recovery.care.selectors import care_links_active_for
 from recovery.triage.rows import TriageRow
 from recovery.triage.score import SILENCE, need_sql
@@ -105,9 +105,10 @@ class _Link:
 def _links(*, physiotherapist: User, search: str | None):
     """The visible links, each with its patient, whether a device is active, and the patient's summary."""
     links = links_with_summary(care_links_active_for(physiotherapist=physiotherapist)).annotate(
-        device_webpush=Exists(WebPushDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
-        device_fcm=Exists(GCMDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
-        device_apns=Exists(APNSDevice.objects.filter(user=OuterRef("patient_id"), active=True)),
+        **{
+            f"device_{kind}": Exists(model.objects.filter(user=OuterRef("patient_id"), active=True))
+            for kind, model in DEVICE_MODELS.items()
+        },
     )
     if search:
         links = links.filter(Q(patient__display_name__icontains=search) | Q(patient__email__icontains=search))

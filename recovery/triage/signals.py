@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from recovery.protocol.definition import Protocol
+from recovery.timeline.daily import adherence_ratio  # noqa: F401 - re-exported for the queue's rows and score
 
 # Bump when the shape of SummaryData changes: stored summaries of another format are computed again.
 # 1: two-letter keys and positional lists; 2: the named fields below.
@@ -119,11 +120,6 @@ def rest_over_cap(signals: EpisodeSignals, now: datetime) -> bool:
 
 def nsaid_over(signals: EpisodeSignals) -> bool:
     return signals["nsaid_days"] >= signals["nsaid_flag_day"]
-
-
-def adherence_ratio(*, done: int, planned: int) -> float | None:
-    """Applications done per application planned, at most 1; None when nothing was planned."""
-    return round(min(1.0, done / planned), 2) if planned else None
 
 
 # --- making the signals from the data ---------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from django.db import connection
 
+from backcare.core.compiled import CompiledShapes, compiled_run, params_swap
+
 
 def queryset_dicts(qs) -> list[dict[str, Any]]:
     """A values() queryset's rows."""
@@ -40,32 +42,17 @@ def json_value(value: Any) -> Any:
 
 # --- shapes compiled once with stand-in values, run with a read's own values ------------------------------------
 
-_COMPILED: dict[tuple, tuple[tuple[str, tuple], ...]] = {}
+_SHAPES = CompiledShapes(max_shapes=64)
 
 
 def query_compile(shape: tuple, build: Callable[[], tuple]) -> tuple[tuple[str, tuple], ...]:
     """The (sql, params) of the querysets build() makes with stand-in values, compiled once per shape."""
-    if shape not in _COMPILED:
-        if len(_COMPILED) >= 64:  # shapes are few; never let odd ones pile up
-            _COMPILED.clear()
-        _COMPILED[shape] = tuple((sql, tuple(params)) for sql, params in (q.query.sql_with_params() for q in build()))
-    return _COMPILED[shape]
-
-
-def _hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
+    return _SHAPES.get(shape, build)
 
 
 def query_swap(compiled: tuple, actual: dict) -> tuple[tuple[str, list], ...]:
     """The compiled queries with this read's values in place of the stand-ins."""
-    return tuple(
-        (sql, [actual.get(value, value) if _hashable(value) else value for value in template])
-        for sql, template in compiled
-    )
+    return tuple((sql, params_swap(template, actual)) for sql, template in compiled)
 
 
 def query_run(query) -> list[tuple]:
@@ -73,6 +60,4 @@ def query_run(query) -> list[tuple]:
     if not isinstance(query, tuple):
         return list(query)
     sql, params = query
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return compiled_run(sql, params)

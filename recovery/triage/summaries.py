@@ -15,7 +15,7 @@ from django.db.models import F, OuterRef, Q, Subquery, TextField, Value
 from django.db.models.functions import Cast, Coalesce
 
 from recovery.episodes.models import CheckIn
-from recovery.timeline.selectors import local_day_bounds
+from recovery.timeline.daily import local_day_bounds
 from recovery.triage.score import rank_columns
 from recovery.triage.signals import SUMMARY_FORMAT, SummaryData
 
