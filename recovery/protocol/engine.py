@@ -5,9 +5,10 @@ days and the sleep window are computed in the patient's IANA zone. Same input, s
 Over 400 lines on purpose: the engine's inputs, outputs and rules are one pure unit, read and tested together.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from .definition import Protocol
@@ -207,16 +208,26 @@ def _rest(s: Situation) -> tuple[timedelta, datetime | None]:
     return total, resting_since
 
 
+def pain_not_improving(days: Mapping[Any, tuple[int, int]]) -> bool:
+    """Per local day (any sortable key): (check-ins, pain sum). Not improving: from the third check-in day on, the
+    mean pain of the last two check-in days is no better than that of the first two. The triage queue uses it too."""
+    ordered = sorted(days)
+    if len(ordered) < 3:
+        return False
+
+    def mean(chosen: list) -> float:
+        return sum(days[d][1] for d in chosen) / sum(days[d][0] for d in chosen)
+
+    return mean(ordered[-2:]) >= mean(ordered[:2])
+
+
 def _not_improving(s: Situation) -> bool:
     by_day: dict = {}
     for point in s.checkins:
-        by_day.setdefault(local_date(point.at, s.patient.zone), []).append(point.pain)
-    days = sorted(by_day)
-    if len(days) < 3:
-        return False
-    first = [pain for day in days[:2] for pain in by_day[day]]
-    last = [pain for day in days[-2:] for pain in by_day[day]]
-    return sum(last) / len(last) >= sum(first) / len(first)
+        day = local_date(point.at, s.patient.zone)
+        count, total = by_day.get(day, (0, 0))
+        by_day[day] = (count + 1, total + point.pain)
+    return pain_not_improving(by_day)
 
 
 class _Treatment(NamedTuple):

@@ -11,6 +11,7 @@ from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from recovery.protocol.definition import Protocol
+from recovery.protocol.engine import pain_not_improving
 from recovery.timeline.daily import adherence_ratio  # noqa: F401 - re-exported for the queue's rows and score
 
 # Bump when the shape of SummaryData changes: stored summaries of another format are computed again.
@@ -123,19 +124,6 @@ def nsaid_over(signals: EpisodeSignals) -> bool:
 
 
 # --- making the signals from the data ---------------------------------------------------------------------------
-
-
-def pain_not_improving(days: dict[int, tuple[int, int]]) -> bool:
-    """The engine's rule over (check-ins, pain sum) per local day: the mean of the last two check-in days is no
-    better than that of the first two."""
-    ordered = sorted(days)
-    if len(ordered) < 3:
-        return False
-
-    def mean(chosen: list[int]) -> float:
-        return sum(days[d][1] for d in chosen) / sum(days[d][0] for d in chosen)
-
-    return mean(ordered[-2:]) >= mean(ordered[:2])
 
 
 def pain_trend(means: list[float]) -> str | None:
