@@ -31,6 +31,14 @@ class Protocol:
     checkin_grace_min: int = 120
     review_days: tuple[int, ...] = (7, 14)
     running_walk_min: int = 30
+    # v2 (issue 13): a plan that ends, a red flag that reaches a clinician, reminders that go stale.
+    heat_until_day: int = 14  # heat reminders end after this local day (the day-14 review)
+    good_day_pain_max: int = 2  # a local day whose check-ins are all at most this is a good day
+    good_days_to_propose_end: int = 2  # consecutive good days before "Feeling better? End the plan"
+    clinician_realert_min: int = 5  # an unacknowledged emergency alert is sent again this often
+    clinician_alert_window_min: int = 60  # and for at most this long
+    help_check_after_min: int = 120  # after an emergency answer: "did you get help?"
+    start_fresh_min: int = 30  # a start reminder claimed later than this after its time is expired, not sent
 
     def on_min(self, kind: str) -> int:
         return self.ice_on_min if kind == "ice" else self.heat_on_min
@@ -53,6 +61,13 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "sedating_caution_hours": (12, 72),
     "checkin_grace_min": (0, 240),
     "running_walk_min": (10, 60),
+    "heat_until_day": (4, 42),
+    "good_day_pain_max": (0, 4),
+    "good_days_to_propose_end": (1, 7),
+    "clinician_realert_min": (1, 15),
+    "clinician_alert_window_min": (15, 240),
+    "help_check_after_min": (30, 360),
+    "start_fresh_min": (5, 120),
 }
 
 # What a physiotherapist may prescribe for one patient (the rest is fixed by the protocol version).

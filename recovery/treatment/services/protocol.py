@@ -14,7 +14,10 @@ from recovery.reminders.planning import replans_episode
 from recovery.treatment.models import Prescription, ProtocolVersion
 from recovery.treatment.selectors import protocol_version_current
 
-PROTOCOL_SOURCE = Path(__file__).resolve().parents[2] / "data" / "protocol_v1.json"
+PROTOCOL_DIR = Path(__file__).resolve().parents[2] / "data"
+PROTOCOL_V1 = PROTOCOL_DIR / "protocol_v1.json"
+# The newest version: new episodes follow it; each episode keeps the version it began with.
+PROTOCOL_SOURCE = PROTOCOL_DIR / "protocol_v2.json"
 
 
 @transaction.atomic

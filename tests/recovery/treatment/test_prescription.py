@@ -26,15 +26,24 @@ def episode(patient, physio):
 def test_episode_opened_through_the_api_keeps_the_current_version(patient_api):
     with time_machine.travel(ONSET, tick=False):
         response = patient_api.post("/api/episodes/", {"onset": ONSET.isoformat()})
-    assert Episode.objects.get(pk=response.json()["id"]).protocol_version.version == 1
+    assert Episode.objects.get(pk=response.json()["id"]).protocol_version.version == 2
+
+
+def test_an_episode_of_v1_keeps_v1_and_takes_the_defaults_for_fields_v1_lacks(episode):
+    from recovery.treatment.selectors import episode_protocol
+
+    assert episode.protocol_version.version == 1
+    assert episode_protocol(episode=episode).heat_until_day == 14
 
 
 def test_loading_the_protocol_twice_changes_nothing():
     first, created_first = protocol_version_load()
     second, created_second = protocol_version_load()
-    assert (created_first, created_second) == (False, False)  # the migration loaded it
+    assert (created_first, created_second) == (False, False)  # the conftest loaded it
     assert first.pk == second.pk
-    assert ProtocolVersion.objects.count() == 1
+    assert first.version == 2
+    # v1 from the migration, v2 from the file: each episode keeps the version it began with.
+    assert sorted(ProtocolVersion.objects.values_list("version", flat=True)) == [1, 2]
 
 
 def test_a_changed_file_without_a_new_version_is_refused(tmp_path):
@@ -47,11 +56,11 @@ def test_a_changed_file_without_a_new_version_is_refused(tmp_path):
 
 def test_a_file_outside_the_bounds_is_refused(tmp_path):
     source = tmp_path / "protocol.json"
-    source.write_text('{"protocol": {"version": 2, "ice_on_min": 25}}')
+    source.write_text('{"protocol": {"version": 3, "ice_on_min": 25}}')
     with pytest.raises(ProtocolError) as error:
         protocol_version_load(source=source)
     assert "ice_on_min" in error.value.errors
-    assert not ProtocolVersion.objects.filter(version=2).exists()
+    assert not ProtocolVersion.objects.filter(version=3).exists()
 
 
 def test_prescription_inside_the_bounds_applies_and_is_recorded(episode, physio):

@@ -32,7 +32,7 @@ def test_without_prescription_the_version_values_apply(patient_api, open_episode
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["episode"] == open_episode
-    assert body["version"] == 1
+    assert body["version"] == 2
     assert body["values"] == body["defaults"]
     assert body["values"]["ice_on_min"] == 20
     assert body["values"]["rest_cap_hours"] == 48
