@@ -1,6 +1,8 @@
 """The app, and the hooks through which the platform reaches it: backcare never imports recovery, so recovery
 connects itself to accounts' profile_changed signal and registers its /healthz check here."""
 
+from datetime import timedelta
+
 from django.apps import AppConfig
 from django.conf import settings
 from django.utils import timezone
@@ -31,7 +33,7 @@ def reminders_replan_for_profile(sender, *, user, **kwargs) -> None:
 def reminders_lag_check() -> dict:
     """Lag of the outbox: how long the oldest due reminder has waited, and when the dispatcher last ran."""
     from backcare.core.selectors import heartbeat_status
-    from recovery.reminders.selectors import reminders_oldest_overdue
+    from recovery.reminders.selectors import reminders_expired_count, reminders_oldest_overdue
 
     now = timezone.now()
     oldest = reminders_oldest_overdue(now=now)
@@ -42,4 +44,6 @@ def reminders_lag_check() -> dict:
         "oldest_overdue_seconds": round(lag, 1),
         "dispatcher_last": dispatcher.get("last"),
         "dispatcher_age_seconds": dispatcher.get("age_seconds"),
+        # Claimed too late to be worth sending (after an outage, say): counted, never sent.
+        "expired_last_24h": reminders_expired_count(since=now - timedelta(hours=24)),
     }

@@ -70,7 +70,13 @@ def dispatch_due() -> dict:
             episodes = [str(e) for e in result.expanded.replan]
             transaction.on_commit(lambda: reminders_replan_episodes.delay(episodes), robust=True)
     heartbeat_record(name="dispatcher", at=now)
-    return {"reminders": result.reminders, "deliveries": len(result.deliveries), "failed": result.expanded.failed}
+    expanded = result.expanded
+    return {
+        "reminders": result.reminders,
+        "deliveries": len(result.deliveries),
+        "failed": expanded.failed,
+        "expired": expanded.expired,
+    }
 
 
 @shared_task(name="recovery.tasks.send_deliveries", ignore_result=True)

@@ -84,7 +84,10 @@ class SyncView(PatientAPIView):
         batch = SyncInputSerializer(data=request.data)
         batch.is_valid(raise_exception=True)
         items = batch.validated_data["items"]
-        results = [_sync_one(request.user, index, raw) for index, raw in enumerate(items)]
+        stops = _stops_by_id(items)
+        results = [
+            _sync_one(request.user, index, raw, stop=stops.get(_start_id(raw))) for index, raw in enumerate(items)
+        ]
         for index, result in enumerate(results):
             if _started_later(result, results[index + 1 :]):
                 results[index] = _sync_one(request.user, index, items[index])
@@ -101,7 +104,34 @@ def _started_later(result: dict, later: list[dict]) -> bool:
     )
 
 
-def _sync_one(user, index: int, raw: dict) -> dict:
+def _start_id(raw: dict) -> str | None:
+    """The id of an application start without a stop (the one a stop in the batch may join)."""
+    data = raw.get("data")
+    if raw.get("kind") == "application" and isinstance(data, dict) and data.get("stopped_at") is None:
+        return str(raw.get("id"))
+    return None
+
+
+def _stops_by_id(items: list[dict]) -> dict[str, object]:
+    """The stop instant of each application a batch stops (the first stop item per id, anywhere in the batch)."""
+    stops: dict[str, object] = {}
+    for raw in items:
+        data = raw.get("data")
+        if raw.get("kind") == "application_stop" and isinstance(data, dict) and data.get("stopped_at"):
+            stops.setdefault(str(raw.get("id")), data["stopped_at"])
+    return stops
+
+
+def _sync_one(user, index: int, raw: dict, *, stop=None) -> dict:
+    """One item. An application start whose stop is in the same batch is written with it, in one
+    transaction: a start recorded late must never exist alone, even for an instant, or the dispatcher could
+    send its "take it off" reminder (planned in the past) before the stop lands. If the joined write is
+    refused, the start is tried alone and the stop answers for itself, as before."""
+    if stop is not None:
+        joined = _sync_one(user, index, {**raw, "data": {**raw["data"], "stopped_at": stop}})
+        if joined["status"] in (200, 201):
+            return joined
+
     item = SyncItemSerializer(data=raw)
     if not item.is_valid():
         # Echo kind and id only when they are strings, as the response schema says (never "None").

@@ -1,16 +1,18 @@
 """Dispatch: due reminders are claimed and fanned out to one Delivery per active device; due deliveries
 are claimed for the senders. `reminders_dispatch` is the dispatcher's whole step (beat, every second)."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
 
 from backcare.push.selectors import devices_active_of
+from recovery.reminders import actions
 from recovery.reminders.claims import deliveries_claim_due, reminders_claim_due
 from recovery.reminders.endings import reminder_finish_if_done
 from recovery.reminders.models import Delivery, Reminder
 from recovery.reminders.planning import REPLAN_AFTER
+from recovery.treatment.selectors import episode_protocol
 
 # Once its deliveries exist a reminder needs no claim to be safe (they are claimed on their own);
 # its claim is stretched past the longest retry run and only serves to repair a reminder left open.
@@ -23,7 +25,8 @@ class ExpandResult:
     created: int = 0
     rearmed: int = 0
     failed: int = 0
-    replan: tuple = ()  # episodes of failed reminders whose successor must be planned now
+    replan: tuple = ()  # episodes of failed or expired reminders whose successor must be planned now
+    expired: int = 0
 
 
 @dataclass(frozen=True)
@@ -39,9 +42,60 @@ def reminders_dispatch(*, now: datetime, limit: int = 500, ttl: timedelta = time
     deliveries), then claim due deliveries. The caller queues the sends after commit."""
     with transaction.atomic():
         reminder_ids = reminders_claim_due(now=now, limit=limit, ttl=ttl)
-        expanded = deliveries_expand(reminder_ids=reminder_ids, now=now)
+        expired, stale_episodes = reminders_expire_stale(reminder_ids=reminder_ids, now=now)
+        expanded = deliveries_expand(reminder_ids=[pk for pk in reminder_ids if pk not in expired], now=now)
+        if expired:
+            replan = tuple(dict.fromkeys((*expanded.replan, *stale_episodes)))
+            expanded = replace(expanded, replan=replan, expired=len(expired))
     delivery_ids = deliveries_claim_due(now=now, limit=limit * 4, ttl=ttl)
     return DispatchResult(len(reminder_ids), expanded, delivery_ids, now + ttl)
+
+
+# --- expire: claimed too late to be worth sending ----------------------------------------------------
+
+# The shortest freshness window any kind can have (protocol bounds included): rows less late are not looked at.
+_FRESH_FLOOR = timedelta(minutes=5)
+_THIS_FIRING = (*Delivery.OPEN, Delivery.Status.GONE, Delivery.Status.FAILED)
+
+
+def reminders_expire_stale(*, reminder_ids: list[int], now: datetime) -> tuple[set[int], list]:
+    """Claimed reminders past their kind's freshness window become expired, never sent (safety ones never
+    expire). Returns the expired ids, and the episodes whose next slot follows them. Expects the rows locked
+    by their claim, in the caller's transaction."""
+    if not reminder_ids:
+        return set(), []
+    late = Reminder.objects.filter(
+        pk__in=reminder_ids, status=Reminder.Status.CLAIMED, safety=False, due_at__lt=now - _FRESH_FLOOR
+    )
+    # A reminder claimed again with deliveries of this firing under way (a repair after a lost claim) is not
+    # stale: its deliveries end it as sent or failed.
+    late = late.exclude(deliveries__status__in=_THIS_FIRING).select_related("episode__protocol_version")
+    protocols: dict = {}
+    stale, episodes = set(), []
+    for reminder in late:
+        protocol = None
+        if actions.needs_protocol(reminder.kind):
+            if reminder.episode_id not in protocols:
+                try:
+                    protocols[reminder.episode_id] = episode_protocol(episode=reminder.episode)
+                except LookupError:
+                    protocols[reminder.episode_id] = None
+            protocol = protocols[reminder.episode_id]
+        until = actions.fresh_until(
+            kind=reminder.kind, safety=reminder.safety, due_at=reminder.due_at, protocol=protocol
+        )
+        if until is not None and now > until:
+            stale.add(reminder.pk)
+            if reminder.kind in REPLAN_AFTER:
+                episodes.append(reminder.episode_id)
+    if stale:
+        Reminder.objects.filter(pk__in=stale, status=Reminder.Status.CLAIMED).update(
+            status=Reminder.Status.EXPIRED,
+            claim_expires_at=None,
+            last_error="claimed after its freshness window",
+            updated_at=now,
+        )
+    return stale, list(dict.fromkeys(episodes))
 
 
 # --- expand: reminders -> deliveries -----------------------------------------------------------------

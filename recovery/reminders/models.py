@@ -21,11 +21,14 @@ class Reminder(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired (claimed too late to be worth sending)"
 
     class Action(models.TextChoices):
         DONE = "done", "Done"
         SNOOZE = "snooze", "Snooze"
         SKIP = "skip", "Skip"
+        START = "start", "Start now"
+        STOP = "stop", "It's off"
 
     patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders")
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="reminders")
@@ -68,6 +71,8 @@ class Reminder(models.Model):
                 name="reminder_patient_acked",
             ),
             models.Index(fields=["episode", "due_at"], name="reminder_episode_due"),
+            # /healthz counts the reminders expired lately.
+            models.Index(fields=["due_at"], condition=Q(status="expired"), name="reminder_expired_due"),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,7 @@
 """What a notification says: its texts, payload and TTL. Says what to do; never pain, medication or anything
 else clinical (it may show on a locked screen)."""
 
+from recovery.reminders import actions
 from recovery.reminders.acks import reminder_ack_token
 from recovery.reminders.models import Reminder
 from recovery.treatment.selectors import episode_protocol
@@ -20,7 +21,8 @@ KIND_TTL = {
 DEFAULT_TTL = 3600
 
 # Kinds whose text quotes the patient's protocol (minutes on, the sitting break).
-_NEEDS_PROTOCOL = {"ice_start", "heat_start", "movement_break"}
+# (and the start and check-in freshness windows the token's expiry follows)
+_NEEDS_PROTOCOL = {"ice_start", "heat_start", "movement_break", "checkin"}
 
 
 def _texts(kind: str, protocol) -> tuple[str, str]:
@@ -56,25 +58,30 @@ def reminder_protocol(reminder: Reminder, *, cache: dict | None = None):
     return cache[reminder.episode_id]
 
 
+def reminder_texts(reminder: Reminder, *, protocol=None) -> tuple[str, str]:
+    """The notification's title and body (the app's reminder screen shows them too)."""
+    return _texts(reminder.kind, protocol if protocol is not None else reminder_protocol(reminder))
+
+
 def reminder_payload(reminder: Reminder, *, protocol=None) -> dict:
     """What the phone shows, and the buttons' means to answer."""
     if protocol is None:
         protocol = reminder_protocol(reminder)
     title, body = _texts(reminder.kind, protocol)
-    # Safety reminders (take it off) can be confirmed, never snoozed or skipped.
-    actions = [{"action": "done", "title": "Done"}]
-    if not reminder.safety:
-        actions.append({"action": "snooze", "title": "In 10 min"})
+    # Safety reminders (take it off) can be confirmed ("It's off"), never snoozed or skipped.
+    offered = actions.buttons(kind=reminder.kind, safety=reminder.safety)
     return {
         "title": title,
         "body": body,
         "tag": reminder.slot,
         "kind": reminder.kind,
         "reminder_id": reminder.pk,
-        # Lets the service worker's buttons call POST /api/reminders/ack/ without a session or CSRF.
-        "ack_token": reminder_ack_token(reminder_id=reminder.pk),
-        "actions": actions,
-        "url": "/",
+        # Lets the service worker's buttons call POST /api/reminders/ack/ without a session or CSRF, for
+        # this reminder's buttons only, while they make sense.
+        "ack_token": reminder_ack_token(reminder=reminder, protocol=protocol),
+        "actions": [{"action": a, "title": str(actions.BUTTON_TITLES[a])} for a in offered][:2],
+        # What a plain tap opens (and any tap where the browser shows no buttons: Firefox, Safari).
+        "url": actions.screen_url(kind=reminder.kind, reminder_id=reminder.pk),
     }
 
 

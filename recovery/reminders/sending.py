@@ -101,7 +101,8 @@ def _send_batch(delivery_ids, *, claim, now, threads: int, replan: Callable[[lis
     results, jobs = _jobs_for(delivery_ids, claim=claim, now=now)
     sending = [job for job in jobs if not job.cancel]
     _prepare(sending, now=now)
-    _post_all([job for job in sending if job.outcome is None], threads=threads)
+    _recheck(sending)
+    _post_all([job for job in sending if job.outcome is None and not job.cancel], threads=threads)
     recorded, episodes = _record_batch([job for job in jobs if not job.error], now=timezone.now())
     results.update(recorded)
     results.update({job.delivery.pk: "error" for job in jobs if job.error})
@@ -147,6 +148,19 @@ def _prepare(jobs: list[_Job], *, now: datetime) -> None:
         if reminder.pk not in payloads:
             payloads[reminder.pk] = reminder_payload(reminder, protocol=reminder_protocol(reminder, cache=protocols))
         job.payload = payloads[reminder.pk]
+
+
+def _recheck(jobs: list[_Job]) -> None:
+    """Read the reminders' status again just before posting: one cancelled since the batch was read (the
+    application's stop recorded meanwhile) is not sent. The recorder checks again under its lock."""
+    ids = {job.delivery.reminder_id for job in jobs}
+    if not ids:
+        return
+    status = dict(Reminder.objects.filter(pk__in=ids).values_list("pk", "status"))
+    for job in jobs:
+        now_status = status.get(job.delivery.reminder_id)
+        if now_status not in (Reminder.Status.CLAIMED, Reminder.Status.SENT):
+            job.cancel, job.outcome = f"reminder {now_status}", None
 
 
 # --- post --------------------------------------------------------------------------------------------

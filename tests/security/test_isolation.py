@@ -332,7 +332,10 @@ def _my_reminder_token(w: World) -> str:
     # A validly signed token, but for another reminder: it must not unlock the other's.
     from recovery.reminders.acks import reminder_ack_token
 
-    return reminder_ack_token(reminder_id=_other_reminder(w) + 1_000_000)
+    from django.utils import timezone
+
+    mine = Reminder(pk=_other_reminder(w) + 1_000_000, kind="checkin", due_at=timezone.now(), safety=False)
+    return reminder_ack_token(reminder=mine)
 
 
 ROUTES: dict[str, Rule] = {
@@ -497,6 +500,7 @@ ROUTES: dict[str, Rule] = {
             Call("get", lambda w: f"/api/reminders/?episode={w.other_episode.id}"),
         ),
     ),
+    "reminder-detail": Rule(PATIENT, (Call("get", lambda w: f"/api/reminders/{_other_reminder(w)}/"),)),
     "reminder-ack": Rule(
         PATIENT,
         (Call("post", lambda w: f"/api/reminders/{_other_reminder(w)}/ack/", lambda w: {"action": "skip"}),),

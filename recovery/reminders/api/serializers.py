@@ -41,6 +41,48 @@ class ReminderOutputSerializer(serializers.Serializer):
     ack_action = serializers.CharField()
 
 
+RESULTS = ["started", "already_started", "stopped", "already_stopped", "snoozed", "skipped", "done"]
+
+
+class AckResultSerializer(ReminderOutputSerializer):
+    result = serializers.ChoiceField(
+        choices=RESULTS,
+        help_text="What the answer did: started (an application now runs), already_started (this reminder's "
+        "application, or one of the same kind started since its time, runs already: nothing new), stopped, "
+        "already_stopped, snoozed (10 min), skipped, done.",
+    )
+
+
+class TokenAckOutputSerializer(serializers.Serializer):
+    """All the token's answer says: the result, nothing about the patient."""
+
+    status = serializers.CharField(help_text="ok")
+    result = serializers.ChoiceField(choices=RESULTS)
+
+
+class ReminderActionSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    title = serializers.CharField()
+
+
+class ReminderDetailSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    body = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    safety = serializers.BooleanField()
+    status = serializers.ChoiceField(choices=Reminder.Status.choices)
+    state = serializers.ChoiceField(
+        choices=["due", "done", "too_late", "closed"],
+        help_text="due: the actions work now; done: answered, or what it asks has happened; too_late: past its "
+        "freshness window; closed: no longer planned.",
+    )
+    fresh_until = serializers.DateTimeField(allow_null=True, help_text="null: a safety reminder, never too late")
+    actions = ReminderActionSerializer(many=True, help_text="The one-tap answers that work now")
+    url = serializers.CharField()
+
+
 class AckInputSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=Reminder.Action.choices)
 

@@ -8,9 +8,12 @@ from recovery.api.common import PatientAPIView
 from recovery.reminders import acks, selectors
 from recovery.reminders.api.serializers import (
     AckInputSerializer,
+    AckResultSerializer,
+    ReminderDetailSerializer,
     ReminderFilterSerializer,
     ReminderOutputSerializer,
     TokenAckInputSerializer,
+    TokenAckOutputSerializer,
 )
 from recovery.reminders.models import Reminder
 
@@ -40,22 +43,42 @@ class ReminderListView(PatientAPIView):
         return paginator.get_paginated_response(ReminderOutputSerializer(page, many=True).data)
 
 
+class ReminderDetailView(PatientAPIView):
+    @extend_schema(responses={200: ReminderDetailSerializer}, tags=["reminders"])
+    def get(self, request, reminder_id: int):
+        """One reminder as the app's reminder screen shows it (a tapped notification opens it)."""
+        detail = selectors.reminder_detail(patient=request.user, reminder_id=reminder_id)
+        return Response(ReminderDetailSerializer(detail).data)
+
+
+_REFUSED = OpenApiResponse(
+    description="Refused now, with a short translated reason in `detail`: a safety reminder cannot be snoozed "
+    "or skipped, the pause is not over, another application runs, the reminder is too old or no longer due."
+)
+
+
 class ReminderAckView(PatientAPIView):
     @extend_schema(
         request=AckInputSerializer,
         responses={
-            200: ReminderOutputSerializer,
-            409: OpenApiResponse(description="Safety reminders cannot be snoozed or skipped."),
+            200: AckResultSerializer,
+            400: OpenApiResponse(description="The reminder does not offer that."),
+            409: _REFUSED,
         },
         tags=["reminders"],
+        description="The patient's answer from the app: start (a start reminder: records the application now, "
+        "once per reminder), stop (a remove reminder: stops the application now), snooze, skip (non-safety "
+        "reminders), done.",
     )
     def post(self, request, reminder_id: int):
         data = AckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        reminder = acks.reminder_acknowledge(
+        answer = acks.reminder_acknowledge(
             patient=request.user, reminder_id=reminder_id, action=data.validated_data["action"]
         )
-        return Response(ReminderOutputSerializer(reminder).data)
+        reminder = answer.reminder
+        reminder.result = answer.result  # read by the serializer's `result` field
+        return Response(AckResultSerializer(reminder).data)
 
 
 class ReminderTokenAckView(APIView):
@@ -68,15 +91,19 @@ class ReminderTokenAckView(APIView):
         operation_id="reminders_ack_with_token",
         request=TokenAckInputSerializer,
         responses={
-            200: ReminderOutputSerializer,
+            200: TokenAckOutputSerializer,
+            403: OpenApiResponse(description="The token does not allow this action (another reminder's button)."),
             404: OpenApiResponse(description="No such reminder, or the token is not for it."),
-            409: OpenApiResponse(description="Safety reminders cannot be snoozed or skipped."),
+            409: _REFUSED,
         },
         tags=["reminders"],
+        description="The token (payload `ack_token`) authorises only its reminder's buttons (payload `actions`), "
+        "until they stop making sense: a start until its freshness window ends, a stop while the application "
+        "may be on. The answer says only what happened.",
     )
     def post(self, request):
         data = TokenAckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        reminder = acks.reminder_acknowledge_with_token(token=v["token"], reminder_id=v["reminder"], action=v["action"])
-        return Response(ReminderOutputSerializer(reminder).data)
+        answer = acks.reminder_acknowledge_with_token(token=v["token"], reminder_id=v["reminder"], action=v["action"])
+        return Response(TokenAckOutputSerializer({"status": "ok", "result": answer.result}).data)

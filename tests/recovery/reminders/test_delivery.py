@@ -389,15 +389,18 @@ def test_collapse_key_topic_tag_urgency_and_a_payload_without_clinical_details(p
         assert set(message.payload) == PAYLOAD_KEYS
         assert message.payload["tag"] == reminder.slot
         assert message.payload["reminder_id"] == reminder.pk
-        assert reminder_ack_token_check(token=message.payload["ack_token"]) == reminder.pk
+        assert reminder_ack_token_check(token=message.payload["ack_token"])["r"] == reminder.pk
         # The token is opaque random-looking text: left out of the no-clinical-words check.
         text = json.dumps({k: v for k, v in message.payload.items() if k != "ack_token"}).lower()
         for secret in ("pain", "ibuprofen", "nsaid", "400", "awful", "medic", "dose"):
             assert secret not in text
     assert messages["ice_remove"].payload["title"] == "Take the ice off now"
-    assert [a["action"] for a in messages["ice_remove"].payload["actions"]] == ["done"]  # never snoozed
+    remove = messages["ice_remove"].payload
+    assert remove["actions"] == [{"action": "stop", "title": "It's off"}]  # never snoozed
+    assert remove["url"] == f"/#/reminder/{safety.pk}"
     assert messages["checkin"].payload["title"] == "Time for your check-in"
-    assert {a["action"] for a in messages["checkin"].payload["actions"]} == {"done", "snooze"}
+    # A check-in opens its screen: no button needed.
+    assert messages["checkin"].payload["actions"] == [] and messages["checkin"].payload["url"] == "/#/checkin"
 
 
 @pytest.mark.django_db
@@ -555,7 +558,7 @@ def test_dispatch_due_task_queues_chunks_after_commit_and_records_its_heartbeat(
         make_reminder(episode, slot=f"checkin:{i}")
     queued = []
     monkeypatch.setattr(tasks.send_deliveries, "delay", lambda ids, claim: queued.append((ids, claim)))
-    assert tasks.dispatch_due() == {"reminders": 120, "deliveries": 120, "failed": 0}
+    assert tasks.dispatch_due() == {"reminders": 120, "deliveries": 120, "failed": 0, "expired": 0}
     assert [len(ids) for ids, _ in queued] == [50, 50, 20]
     claims = {claim for _, claim in queued}
     assert len(claims) == 1

@@ -184,9 +184,9 @@ def test_safety_reminders_cannot_be_snoozed_or_skipped(patient_api, episode_id):
 
 def test_token_ack_from_the_service_worker(api, episode_id):
     reminder = Reminder.objects.get(episode_id=episode_id, slot="ice_start:onset:0")
-    token = reminder_ack_token(reminder_id=reminder.pk)
-    ok = api.post("/api/reminders/ack/", {"reminder": reminder.pk, "action": "done", "token": token})
-    assert ok.status_code == 200
+    token = reminder_ack_token(reminder=reminder)
+    ok = api.post("/api/reminders/ack/", {"reminder": reminder.pk, "action": "snooze", "token": token})
+    assert ok.status_code == 200 and ok.json() == {"status": "ok", "result": "snoozed"}
     other = Reminder.objects.get(episode_id=episode_id, slot="ice_start:onset:1")
     forged = api.post("/api/reminders/ack/", {"reminder": other.pk, "action": "skip", "token": token})
     assert forged.status_code == 404
@@ -212,8 +212,8 @@ def test_list_filters(patient_api, episode_id):
 @pytest.mark.parametrize(
     "query, errors",
     [
-        ("status=nonsense", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped."]}),
-        ("status=", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped."]}),
+        ("status=nonsense", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped, expired."]}),
+        ("status=", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped, expired."]}),
         ("episode=not-a-uuid", {"episode": ["Must be a valid UUID."]}),
         ("episode=", {"episode": ["Must be a valid UUID."]}),
     ],
