@@ -330,9 +330,9 @@ def _other_reminder(w: World) -> int:
 
 def _my_reminder_token(w: World) -> str:
     # A validly signed token, but for another reminder: it must not unlock the other's.
-    from recovery.reminders.acks import reminder_ack_token
-
     from django.utils import timezone
+
+    from recovery.reminders.acks import reminder_ack_token
 
     mine = Reminder(pk=_other_reminder(w) + 1_000_000, kind="checkin", due_at=timezone.now(), safety=False)
     return reminder_ack_token(reminder=mine)

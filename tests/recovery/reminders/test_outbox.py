@@ -212,7 +212,10 @@ def test_list_filters(patient_api, episode_id):
 @pytest.mark.parametrize(
     "query, errors",
     [
-        ("status=nonsense", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped, expired."]}),
+        (
+            "status=nonsense",
+            {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped, expired."]},
+        ),
         ("status=", {"status": ["Must be one of scheduled, claimed, sent, failed, cancelled, skipped, expired."]}),
         ("episode=not-a-uuid", {"episode": ["Must be a valid UUID."]}),
         ("episode=", {"episode": ["Must be a valid UUID."]}),
