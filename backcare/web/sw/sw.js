@@ -88,26 +88,57 @@ self.addEventListener("notificationclick", (event) => {
   const data = notification.data || {};
   notification.close();
   if (event.action) {
-    // A button (done, snooze): answer the server without opening the app. The signed token stands
-    // in for the session, which a worker woken by a push may not have.
-    if (data.reminder_id && data.ack_token) event.waitUntil(ack(data, event.action));
+    // A button (Start now, It's off, In 10 min): answer the server without opening the app. The signed
+    // token stands in for the session, which a worker woken by a push may not have.
+    if (data.reminder_id && data.ack_token) event.waitUntil(ack(data, event.action, notification.tag));
     return;
   }
-  const hash = SCREEN_FOR_KIND[data.kind] || "#/today";
-  event.waitUntil(openScreen(hash));
+  // A plain tap (and any tap where the browser shows no buttons: Firefox, Safari) opens the reminder's
+  // screen, which offers the same answers.
+  event.waitUntil(openScreen(hashOf(data)));
 });
 
-async function ack(data, action) {
+function hashOf(data) {
+  const url = typeof data.url === "string" ? data.url : "";
+  const hash = url.startsWith("/#/") ? url.slice(1) : "";
+  return hash || SCREEN_FOR_KIND[data.kind] || "#/today";
+}
+
+async function ack(data, action, tag) {
+  let response;
   try {
-    await fetch("/api/reminders/ack/", {
+    response = await fetch("/api/reminders/ack/", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       credentials: "omit",
       body: JSON.stringify({ reminder: data.reminder_id, action, token: data.ack_token }),
     });
   } catch {
-    // Offline: the reminder simply stays unanswered; the app shows what is due when opened.
+    // Offline: say so at once, in place of the reminder; a tap opens the app, which shows what is due.
+    return refused(data, tag, "You are offline: open backcare to do this.");
   }
+  if (response.ok) return undefined;
+  let reason = "";
+  try {
+    const body = await response.json();
+    reason = typeof body.detail === "string" ? body.detail : "";
+  } catch {
+    reason = "";
+  }
+  return refused(data, tag, reason || "This could not be done from the notification: open backcare.");
+}
+
+function refused(data, tag, reason) {
+  // Same tag: the answer replaces the reminder instead of stacking under it. No buttons: a tap opens the
+  // reminder's screen.
+  return self.registration.showNotification("backcare", {
+    body: reason,
+    icon: ICON,
+    badge: ICON,
+    tag: tag || undefined,
+    renotify: Boolean(tag),
+    data: { ...data, refused: true },
+  });
 }
 
 async function openScreen(hash) {

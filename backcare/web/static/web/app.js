@@ -28,6 +28,7 @@ const screens = {
   settings: () => import("./screens/settings.js").then((m) => m.settings),
   triage: () => import("./screens/physio.js").then((m) => m.triage),
   patient: () => import("./screens/physio.js").then((m) => m.patient),
+  reminder: () => import("./screens/reminder.js").then((m) => m.reminder),
 };
 
 export const session = { me: null };

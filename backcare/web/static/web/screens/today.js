@@ -1,6 +1,7 @@
 // Today: phase and day, the ice/heat timer with a big countdown, what comes next, cautions.
 import { api, NetworkError } from "../api.js";
 import { cachedGet, openEpisode } from "../data.js";
+import { ringOnce } from "../alarm.js";
 import { submit } from "../outbox.js";
 import { kvGet, kvSet } from "../store.js";
 import { errorBox, field, fmtCountdown, fmtDayTime, fmtTime, h, nowIso, showError, toast, uuid } from "../ui.js";
@@ -91,7 +92,10 @@ export async function today(root, _params, ctx) {
         const left = (ends - now()) / 1000;
         clock.textContent = fmtCountdown(left);
         clock.setAttribute("aria-label", `${Math.ceil(Math.max(0, left) / 60)} minutes left`);
-        if (left <= 0) clock.classList.add("done");
+        if (left <= 0) {
+          clock.classList.add("done");
+          ringOnce(running.id); // the app's own alarm while it is open
+        }
       };
       tick();
       timers.push(setInterval(tick, 1000));
@@ -106,7 +110,11 @@ export async function today(root, _params, ctx) {
         clock,
         h("p", { class: "center" }, `Started ${fmtTime(running.started_at)}, take it off at ${fmtTime(running.ends_at)}.`),
         running.kind === "ice" ? h("p", { class: "hint center" }, "Keep a thin towel between the ice and your skin.") : null,
-        local ? h("p", { class: "note" }, "Saved on this phone; it will be sent when you are online.") : null,
+        local
+          ? h("p", { class: "note", "data-offline-start": "" },
+              "Saved on this phone; it will be sent when you are online. Until then the server cannot remind you " +
+              "to take it off: keep this app open, it will sound at the end.")
+          : null,
         stop,
         error,
       ];
