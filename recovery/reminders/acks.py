@@ -52,7 +52,8 @@ def _acknowledge(which: Q, *, action: str, now: datetime | None) -> Reminder:
     """Locks the reminder row, then the patient's triage summary (the outbox's lock order)."""
     now = now or timezone.now()
     with transaction.atomic():
-        reminder = Reminder.objects.select_for_update().filter(which).first()
+        # A physiotherapist's alert is acknowledged through its alert (linked, audited), never as a reminder.
+        reminder = Reminder.objects.select_for_update().filter(which, recipient__isnull=True).first()
         if reminder is None:
             raise NotFound("No such reminder.")
         if action in (Reminder.Action.SNOOZE, Reminder.Action.SKIP) and reminder.safety:
