@@ -1,7 +1,7 @@
 """Django loads the app's models from here; each domain package defines its own."""
 
 from recovery.care.models import CareInvite, CareLink, CareNote, InviteAttempt
-from recovery.episodes.models import CheckIn, Episode, RedFlagEvent, SleepQuality, SpasmFrequency, Trigger
+from recovery.episodes.models import CheckIn, Episode, EpisodePause, RedFlagEvent, SleepQuality, SpasmFrequency, Trigger
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
 from recovery.treatment.models import (
     Activity,
@@ -13,7 +13,7 @@ from recovery.treatment.models import (
     ProtocolVersion,
     RestPeriod,
 )
-from recovery.triage.models import TriageSummary
+from recovery.triage.models import ClinicianAlert, TriageSummary
 
 __all__ = [
     "Activity",
@@ -23,9 +23,11 @@ __all__ = [
     "CareLink",
     "CareNote",
     "CheckIn",
+    "ClinicianAlert",
     "Delivery",
     "DeliveryAttempt",
     "Episode",
+    "EpisodePause",
     "InviteAttempt",
     "MedicationClass",
     "MedicationIntake",

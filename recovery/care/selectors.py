@@ -88,3 +88,18 @@ def care_notes_of_patient(*, patient: User) -> QuerySet[CareNote]:
 def care_patient_summary(*, link: CareLink) -> dict[str, Any]:
     """One visible patient as their physiotherapist sees them: who, since when, their episodes."""
     return {"patient": link.patient, "link": link, "episodes": list(patient_episodes(patient=link.patient))}
+
+
+def physiotherapists_of_patient(*, patient_id: int) -> list[int]:
+    """Ids of the physiotherapists who may see the patient now: the visibility rule read from the patient's side."""
+    return list(
+        CareLink.objects.filter(
+            patient_id=patient_id,
+            status=CareLink.Status.ACTIVE,
+            physiotherapist__role=Role.PHYSIOTHERAPIST,
+            physiotherapist__is_active=True,
+            patient__is_active=True,
+        )
+        .order_by("physiotherapist_id")
+        .values_list("physiotherapist_id", flat=True)
+    )

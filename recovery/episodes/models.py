@@ -39,6 +39,8 @@ class Episode(models.Model):
     notes = models.TextField(blank=True, max_length=2000)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The open pause's start (EpisodePause keeps every pause): read by the engine and the app with the episode.
+    paused_since = models.DateTimeField(null=True, blank=True, help_text="Self-care paused after an emergency answer")
     protocol_version = models.ForeignKey(
         "recovery.ProtocolVersion", null=True, on_delete=models.PROTECT, related_name="episodes"
     )
@@ -147,3 +149,32 @@ class RedFlagEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.level})"
+
+
+class EpisodePause(models.Model):
+    """Self-care paused after an emergency answer, until the patient resumes the plan or resolves the episode."""
+
+    class EndReason(models.TextChoices):
+        RESUMED = "resumed", "Resumed by the patient"
+        RESOLVED = "resolved", "Episode resolved"
+
+    episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="pauses")
+    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="episode_pauses")
+    redflag_event = models.ForeignKey(RedFlagEvent, null=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["episode"], condition=Q(ended_at__isnull=True), name="pause_one_open"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True, end_reason="") | Q(ended_at__gte=F("started_at")),
+                name="pause_end_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["patient", "-started_at"], name="pause_patient_time")]
+
+    def __str__(self) -> str:
+        return f"pause of {self.episode_id} from {self.started_at}"

@@ -13,10 +13,13 @@ from backcare.core.errors import Conflict, Invalid, NotFound
 from backcare.core.replay import Written, insert_once, payload_hash, replay_or_conflict, replay_stored
 from content.selectors import redflag_ruleset_current
 from recovery.episodes import redflags
-from recovery.episodes.models import CLOCK_SKEW, CheckIn, Episode, RedFlagEvent
-from recovery.reminders.planning import reminders_checkin_logged, replans_episode
+from recovery.episodes.models import CLOCK_SKEW, CheckIn, Episode, EpisodePause, RedFlagEvent
+from recovery.reminders.planning import reminders_checkin_logged, reminders_reconcile, replans_episode
 from recovery.treatment.models import ProtocolVersion
+from recovery.treatment.selectors import episode_protocol
 from recovery.treatment.services import rest_stop_at_resolution
+from recovery.triage.alerts import clinician_alert_raise
+from recovery.triage.services import triage_summaries_touch
 
 ONSET_MAX_AGE = timedelta(days=30)
 
@@ -95,11 +98,50 @@ def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: dateti
         raise Invalid({"resolved_at": ["Cannot be before the onset."]})
     episode.status = Episode.Status.RESOLVED
     episode.resolved_at = resolved_at
-    episode.save(update_fields=["status", "resolved_at"])
+    _pause_end(episode, at=max(now, episode.paused_since or now), reason=EpisodePause.EndReason.RESOLVED)
+    episode.save(update_fields=["status", "resolved_at", "paused_since"])
     # Bed rest cannot outlive the episode; a running ice or heat application keeps its remove
     # reminder and is closed at its cap like any other.
     rest_stop_at_resolution(episode=episode)
     return episode
+
+
+@replans_episode
+@transaction.atomic
+def episode_resume(*, patient: User, episode_id: uuid.UUID) -> Episode:
+    """The patient got help and takes the plan up again after an emergency answer: the self-care reminders
+    come back (re-planned from now). Not paused: 409."""
+    episode = Episode.objects.select_for_update().filter(patient=patient, pk=episode_id).first()
+    if episode is None:
+        raise NotFound("No such episode.")
+    if episode.status != Episode.Status.OPEN:
+        raise Conflict({"detail": "This episode is resolved."})
+    if episode.paused_since is None:
+        raise Conflict({"detail": "The plan is not paused."})
+    now = timezone.now()
+    _pause_end(episode, at=max(now, episode.paused_since), reason=EpisodePause.EndReason.RESUMED)
+    episode.save(update_fields=["paused_since"])
+    return episode
+
+
+def _pause_end(episode: Episode, *, at: datetime, reason: str) -> None:
+    """End the open pause (if any) at `at`; the caller saves the episode's paused_since."""
+    EpisodePause.objects.filter(episode=episode, ended_at__isnull=True).update(ended_at=at, end_reason=reason)
+    episode.paused_since = None
+
+
+def _pause_start(checkin: CheckIn, event: RedFlagEvent) -> bool:
+    """Pause the open episode's self-care after an emergency answer; an episode already paused stays paused
+    from its first. Returns whether a pause began."""
+    episode = Episode.objects.select_for_update().get(pk=checkin.episode_id)
+    if episode.status != Episode.Status.OPEN or episode.paused_since is not None:
+        return False
+    since = min(checkin.occurred_at, timezone.now())  # an offline answer paused the app when it was given
+    EpisodePause.objects.create(episode=episode, patient_id=episode.patient_id, redflag_event=event, started_at=since)
+    episode.paused_since = since
+    episode.save(update_fields=["paused_since"])
+    checkin.episode.paused_since = since
+    return True
 
 
 # --- check-ins -------------------------------------------------------------------------------
@@ -221,6 +263,20 @@ def _checkin_store(checkin: CheckIn, *, rules: list[redflags.Rule]) -> CheckIn:
     profile = getattr(checkin.episode.patient, "profile", None)  # loaded with the episode: no query
     zone = ZoneInfo(profile.timezone if profile else "UTC")
     reminders_checkin_logged(episode=checkin.episode, occurred_at=checkin.occurred_at, zone=zone)
+    if events:
+        _redflags_escalate(checkin, events)
     # The caller renders the escalation from these; no need to read back what was just written.
     checkin._prefetched_objects_cache = {"redflag_events": events}
     return checkin
+
+
+def _redflags_escalate(checkin: CheckIn, events: list[RedFlagEvent]) -> None:
+    """Red flags always escalate: an emergency pauses the self-care plan (its reminders re-planned now), and
+    an emergency or urgent answer alerts the care team (recovery.triage.alerts)."""
+    emergency = next((e for e in events if e.level == "emergency"), None)
+    paused = emergency is not None and _pause_start(checkin, emergency)
+    episode = checkin.episode
+    clinician_alert_raise(episode=episode, events=events, protocol=episode_protocol(episode=episode))
+    if paused:
+        reminders_reconcile(episode=episode)
+    triage_summaries_touch(patient_ids=[episode.patient_id])

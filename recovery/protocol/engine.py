@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from .definition import Protocol
 from .localtime import in_window, local_date, out_of_window, wall_to_utc, window_end_after
+from .pause import Pause, help_check, is_paused
 
 ICE, HEAT = "ice", "heat"
 SEDATING = {"muscle_relaxant", "opioid"}
@@ -76,6 +77,7 @@ class Situation:
     checkins: tuple[PainPoint, ...] = ()
     walks: tuple[Walk, ...] = ()
     resolved_at: datetime | None = None
+    pause: Pause | None = None  # after an emergency answer (recovery/protocol/pause.py)
 
 
 @dataclass(frozen=True)
@@ -297,6 +299,8 @@ def _reminders(
     reminders = _remove_reminders(history, s.protocol)
     if resolved:
         return reminders
+    if is_paused(s.pause, s.now):  # after an emergency: safety reminders and the help check only
+        return reminders + [Reminder(*help_check(s.pause, s.protocol.help_check_after_min))]
     if p.notify_treatment:
         reminders += _start_reminders(s, history, acute_end)
         reminders += _rest_reminders(s, rest_total, resting_since)

@@ -74,7 +74,12 @@ def _protocol_of(reminder: Reminder):
 
 def reminder_acknowledge(*, patient: User, reminder_id: int, action: str, now: datetime | None = None) -> AckResult:
     """The patient's answer from the app: any action their reminder allows (actions.allowed)."""
-    reminder = Reminder.objects.select_related("episode").filter(pk=reminder_id, patient=patient).first()
+    # A physiotherapist's alert is acknowledged through its alert (linked, audited), never as a reminder.
+    reminder = (
+        Reminder.objects.select_related("episode")
+        .filter(pk=reminder_id, patient=patient, recipient__isnull=True)
+        .first()
+    )
     if reminder is None:
         raise NotFound("No such reminder.")
     if action not in actions.allowed(kind=reminder.kind, safety=reminder.safety):
@@ -92,7 +97,7 @@ def reminder_acknowledge_with_token(
     claims = reminder_ack_token_check(token=token)
     if claims is None or claims["r"] != reminder_id:
         raise NotFound("No such reminder.")
-    reminder = Reminder.objects.select_related("episode").filter(pk=reminder_id).first()
+    reminder = Reminder.objects.select_related("episode").filter(pk=reminder_id, recipient__isnull=True).first()
     if reminder is None:
         raise NotFound("No such reminder.")
     scope = claims.get("a", LEGACY_ACTIONS)
@@ -203,7 +208,7 @@ def _stop(reminder: Reminder) -> AckResult:
 def _acknowledge(reminder_id: int, *, action: str, now: datetime) -> AckResult:
     """Done, snooze, skip. Locks the reminder row, then the patient's triage summary (the outbox's lock order)."""
     with transaction.atomic():
-        reminder = Reminder.objects.select_for_update().filter(Q(pk=reminder_id)).first()
+        reminder = Reminder.objects.select_for_update().filter(Q(pk=reminder_id), recipient__isnull=True).first()
         if reminder is None:
             raise NotFound("No such reminder.")
         if reminder.status in CLOSED:

@@ -39,12 +39,19 @@ BUTTONS: dict[str, tuple[str, ...]] = {
     "heat_remove": (STOP,),
     "checkin": (),  # opens the check-in screen
     "review": (),  # opens the history screen
+    "help_check": (),  # opens the emergency screen: resume or end the plan there
+    "clinician_alert": (),  # a physiotherapist acknowledges in the app
 }
 DEFAULT_BUTTONS = (SNOOZE, SKIP)  # any other non-safety kind
 SAFETY_BUTTONS = (DONE,)  # a safety kind not named above: confirm only, never snooze or skip
 
 # The app's screen a plain tap opens; "{id}" is the reminder's id. Unknown kinds: the reminder screen.
-SCREENS = {"checkin": "/#/checkin", "review": "/#/history"}
+SCREENS = {
+    "checkin": "/#/checkin",
+    "review": "/#/history",
+    "help_check": "/#/emergency",
+    "clinician_alert": "/#/alerts",
+}
 REMINDER_SCREEN = "/#/reminder/{id}"
 
 # Freshness, minutes after due, by kind; None = from the episode's protocol (see freshness_minutes).

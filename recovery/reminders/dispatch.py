@@ -125,7 +125,7 @@ def deliveries_expand(*, reminder_ids: list[int], now: datetime) -> ExpandResult
     with transaction.atomic():
         reminders = list(
             Reminder.objects.filter(pk__in=reminder_ids, status=Reminder.Status.CLAIMED).only(
-                "pk", "patient_id", "episode_id", "kind"
+                "pk", "patient_id", "recipient_id", "episode_id", "kind"
             )
         )
         if not reminders:
@@ -144,7 +144,7 @@ def deliveries_expand(*, reminder_ids: list[int], now: datetime) -> ExpandResult
 
 def _fan_out(reminders: list[Reminder], *, now: datetime) -> _Fanout:
     devices: dict[int, list[tuple[str, int]]] = {}
-    for user_id, device_type, device_id in devices_active_of(user_ids={r.patient_id for r in reminders}):
+    for user_id, device_type, device_id in devices_active_of(user_ids={_to(r) for r in reminders}):
         devices.setdefault(user_id, []).append((device_type, device_id))
     known: dict[int, dict[tuple[str, int], tuple[int, str]]] = {}
     for pk, reminder_id, device_type, device_id, status in Delivery.objects.filter(
@@ -153,8 +153,13 @@ def _fan_out(reminders: list[Reminder], *, now: datetime) -> _Fanout:
         known.setdefault(reminder_id, {})[(device_type, device_id)] = (pk, status)
     fanout = _Fanout()
     for reminder in reminders:
-        _fan_out_one(reminder, devices.get(reminder.patient_id, []), known.get(reminder.pk, {}), fanout, now=now)
+        _fan_out_one(reminder, devices.get(_to(reminder), []), known.get(reminder.pk, {}), fanout, now=now)
     return fanout
+
+
+def _to(reminder: Reminder) -> int:
+    """Whose devices: the patient's, or a physiotherapist's for a red-flag alert."""
+    return reminder.recipient_id or reminder.patient_id
 
 
 def _fan_out_one(reminder: Reminder, devices: list, known: dict, fanout: _Fanout, *, now: datetime) -> None:

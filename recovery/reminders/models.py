@@ -32,6 +32,11 @@ class Reminder(models.Model):
 
     patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reminders")
     episode = models.ForeignKey(Episode, on_delete=models.CASCADE, related_name="reminders")
+    # Someone other than the patient (a physiotherapist's red-flag alert): the dispatcher sends to their devices,
+    # the episode's planning leaves the row alone and the patient neither sees nor answers it.
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_reminders"
+    )
     kind = models.CharField(max_length=32)
     slot = models.CharField(max_length=160)
     due_at = models.DateTimeField()

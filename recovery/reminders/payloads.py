@@ -1,6 +1,8 @@
 """What a notification says: its texts, payload and TTL. Says what to do; never pain, medication or anything
 else clinical (it may show on a locked screen)."""
 
+from django.utils.translation import gettext as _
+
 from recovery.reminders import actions
 from recovery.reminders.acks import reminder_ack_token
 from recovery.reminders.models import Reminder
@@ -17,6 +19,8 @@ KIND_TTL = {
     "rest_nudge": 3600,
     "rest_limit": 3600,
     "movement_break": 15 * 60,
+    "help_check": 4 * 3600,
+    "clinician_alert": 5 * 60,  # the next round replaces it: an old one is no use
 }
 DEFAULT_TTL = 3600
 
@@ -41,7 +45,22 @@ def _texts(kind: str, protocol) -> tuple[str, str]:
             f"You have been sitting for {protocol.sitting_break_min if protocol else 30} minutes.",
         ),
     }
+    # Issue 13 (red flags): the patient's "did you get help?", and the physiotherapist's alert, which names no one
+    # and no symptom (a lock screen is public).
+    texts["help_check"] = (
+        _("Did you get help?"),
+        _("Tell us whether a doctor has seen you, then resume or end the plan."),
+    )
+    texts["clinician_alert"] = (_("A patient needs your attention now"), _("Open backcare to see who and why."))
     return texts.get(kind, ("backcare reminder", "Open backcare to see what to do next."))
+
+
+# The app route a plain tap opens (the rest open the app's start).
+HIGH_URGENCY = {"clinician_alert"}  # besides the safety reminders: the push service wakes the phone at once
+
+
+def reminder_urgency(reminder: Reminder) -> str:
+    return "high" if reminder.safety or reminder.kind in HIGH_URGENCY else "normal"
 
 
 def reminder_protocol(reminder: Reminder, *, cache: dict | None = None):
@@ -70,6 +89,8 @@ def reminder_payload(reminder: Reminder, *, protocol=None) -> dict:
     title, body = _texts(reminder.kind, protocol)
     # Safety reminders (take it off) can be confirmed ("It's off"), never snoozed or skipped.
     offered = actions.buttons(kind=reminder.kind, safety=reminder.safety)
+    if reminder.recipient_id is not None:
+        offered = ()  # a physiotherapist acknowledges in the app (linked, audited), not from the lock screen
     return {
         "title": title,
         "body": body,

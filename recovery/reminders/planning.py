@@ -50,7 +50,9 @@ def reminders_reconcile(*, episode: Episode, now: datetime | None = None) -> Rec
     """
     now = now or timezone.now()
     planned = episode_reminders_planned(episode=episode, now=now)
-    rows = {r.slot: r for r in Reminder.objects.select_for_update().filter(episode=episode).order_by("pk")}
+    # The episode's own rows: a physiotherapist's alert (recipient set) is no part of the patient's plan.
+    mine = Reminder.objects.select_for_update().filter(episode=episode, recipient__isnull=True)
+    rows = {r.slot: r for r in mine.order_by("pk")}
     new = [_reminder_new(episode, slot, plan) for slot, plan in planned.items() if slot not in rows]
     moved = sum(_reminder_follow(rows[slot], plan) for slot, plan in planned.items() if slot in rows)
     if new:

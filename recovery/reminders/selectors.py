@@ -21,7 +21,7 @@ def reminder_list(
     *, patient: User, episode_id: uuid.UUID | None = None, status: str | None = None
 ) -> QuerySet[Reminder]:
     """The patient's reminders, optionally of one of their episodes (another's is not found) or one status."""
-    reminders = Reminder.objects.filter(patient=patient)
+    reminders = Reminder.objects.filter(patient=patient, recipient__isnull=True)  # not the care team's alerts
     if episode_id is not None:
         episode_get(patient=patient, episode_id=episode_id)
         reminders = reminders.filter(episode_id=episode_id)

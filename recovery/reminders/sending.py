@@ -33,7 +33,7 @@ from backcare.push.services import device_deactivate
 from backcare.push.transports import DEVICE_GONE, Outcome, transport_for
 from recovery.reminders.endings import reminder_finish_if_done, reminders_mark_sent
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
-from recovery.reminders.payloads import reminder_payload, reminder_protocol, reminder_ttl
+from recovery.reminders.payloads import reminder_payload, reminder_protocol, reminder_ttl, reminder_urgency
 from recovery.reminders.planning import REPLAN_AFTER, reminders_replan_episodes
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def _post(job: _Job) -> None:
             job.payload,
             collapse_key=delivery.reminder.slot,
             ttl=reminder_ttl(delivery.reminder),
-            urgency="high" if delivery.reminder.safety else "normal",
+            urgency=reminder_urgency(delivery.reminder),
         )
     except Exception:
         # Left claimed: its claim expires and the next dispatch tries again.

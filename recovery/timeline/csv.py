@@ -46,6 +46,8 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("note", "note"),
     ("text", "text"),
     ("author", "author"),
+    ("alert", "alert"),
+    ("reason", "reason"),
 )
 CSV_HEADER = ("kind", "at", "ends_at", "ref", *(name for name, _ in CSV_COLUMNS))
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"

@@ -105,7 +105,7 @@ def _reminders_by_day(*, episode: Episode, zone: ZoneInfo, start: datetime, end:
     """Reminders that came due (so none in the future), cancelled ones aside."""
     return {
         row["day"]: row
-        for row in Reminder.objects.filter(episode=episode, due_at__gte=start, due_at__lt=end)
+        for row in Reminder.objects.filter(episode=episode, recipient=None, due_at__gte=start, due_at__lt=end)
         .exclude(status=Reminder.Status.CANCELLED)
         .annotate(day=TruncDate("due_at", tzinfo=zone))
         .values("day")

@@ -70,7 +70,7 @@ def patient_data_for_export(*, patient: User) -> dict[str, Any]:
         "prescriptions": list(
             Prescription.objects.filter(episode__patient=patient).select_related("created_by").order_by("created_at")
         ),
-        "reminders": list(Reminder.objects.filter(patient=patient).order_by("due_at", "id")),
+        "reminders": list(Reminder.objects.filter(patient=patient, recipient=None).order_by("due_at", "id")),
         "devices": [
             {
                 "id": device_public_id(kind, device),

@@ -24,9 +24,10 @@ from backcare.accounts.models import User
 from backcare.core.compiled import CompiledShapes, compiled_run, params_swap
 from backcare.core.pagination import keyset_decode, keyset_encode
 from recovery.care.models import CareNote
-from recovery.episodes.models import CheckIn, RedFlagEvent
+from recovery.episodes.models import CheckIn, EpisodePause, RedFlagEvent
 from recovery.reminders.models import Reminder
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
+from recovery.triage.models import ClinicianAlert
 
 
 @dataclass(frozen=True)
@@ -155,13 +156,15 @@ BRANCHES: dict[str, _Branch] = {
         clean=_clean_ids("episode", "checkin"),
     ),
     "reminder_sent": _Branch(
-        lambda patient, episode_id: _mine(Reminder)(patient, episode_id).filter(sent_at__isnull=False),
+        lambda patient, episode_id: _mine(Reminder)(patient, episode_id).filter(sent_at__isnull=False, recipient=None),
         "sent_at",
         {"episode": "episode_id", "reminder": "pk", "kind": "kind", "safety": "safety"},
         clean=_clean_ids("episode", booleans=("safety",)),
     ),
     "reminder_ack": _Branch(
-        lambda patient, episode_id: _mine(Reminder)(patient, episode_id).filter(acknowledged_at__isnull=False),
+        lambda patient, episode_id: _mine(Reminder)(patient, episode_id).filter(
+            acknowledged_at__isnull=False, recipient=None
+        ),
         "acknowledged_at",
         {"episode": "episode_id", "reminder": "pk", "kind": "kind", "action": "ack_action"},
         clean=_clean_ids("episode"),
@@ -176,6 +179,32 @@ BRANCHES: dict[str, _Branch] = {
         _mine(CareNote),
         "created_at",
         {"episode": "episode_id", "text": "text", "author": "author__display_name"},
+        clean=_clean_ids("episode"),
+    ),
+    # Issue 13: a red flag's alert to the care team and who took it on; self-care paused after an emergency.
+    "alert": _Branch(
+        _mine(ClinicianAlert),
+        "raised_at",
+        {"episode": "episode_id", "alert": "pk", "level": "severity", "code": "redflag_event__code"},
+        clean=_clean_ids("episode"),
+    ),
+    "alert_ack": _Branch(
+        lambda patient, episode_id: _mine(ClinicianAlert)(patient, episode_id).filter(acknowledged_at__isnull=False),
+        "acknowledged_at",
+        {"episode": "episode_id", "alert": "pk", "level": "severity", "author": "acknowledged_by__display_name"},
+        clean=_clean_ids("episode"),
+    ),
+    "pause": _Branch(
+        _mine(EpisodePause),
+        "started_at",
+        {"episode": "episode_id", "reason": "end_reason"},
+        ends_at="ended_at",
+        clean=_clean_ids("episode"),
+    ),
+    "resume": _Branch(
+        lambda patient, episode_id: _mine(EpisodePause)(patient, episode_id).filter(ended_at__isnull=False),
+        "ended_at",
+        {"episode": "episode_id", "reason": "end_reason"},
         clean=_clean_ids("episode"),
     ),
 }

@@ -16,6 +16,7 @@ from recovery.episodes.models import CheckIn, Episode
 from recovery.episodes.selectors import episode_current, episode_get, episode_records
 from recovery.protocol import engine
 from recovery.protocol.definition import BOUNDS, PRESCRIBABLE, Protocol, prescribe, protocol_from_dict, protocol_to_dict
+from recovery.protocol.pause import Pause
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, ProtocolVersion, RestPeriod
 
 
@@ -80,6 +81,7 @@ def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | N
         checkins=checkins,
         walks=walks,
         resolved_at=episode.resolved_at,
+        pause=Pause(episode.paused_since.isoformat(), episode.paused_since) if episode.paused_since else None,
     )
 
 

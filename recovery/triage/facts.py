@@ -127,7 +127,7 @@ def _episodes_fetch(*, patient_ids: list[int]) -> dict[int, SimpleNamespace]:
         .annotate(total=Sum(ExpressionWrapper(F("stopped_at") - F("started_at"), output_field=DurationField())))
         .values("total")
     )
-    reminders = Reminder.objects.filter(episode=OuterRef("pk"))
+    reminders = Reminder.objects.filter(episode=OuterRef("pk"), recipient=None)  # not the care team's alerts
     episodes = (
         Episode.objects.filter(patient_id__in=patient_ids)
         .filter(pk=Subquery(current))
@@ -204,7 +204,7 @@ def _day_rows_fetch(*, ids: list, zones: set[str], now: datetime) -> list[tuple]
     )
     sent = Q(sent_at__isnull=False)
     reminders = (
-        Reminder.objects.filter(episode_id__in=ids, due_at__gte=since, due_at__lte=now)
+        Reminder.objects.filter(episode_id__in=ids, recipient=None, due_at__gte=since, due_at__lte=now)
         .exclude(status=Reminder.Status.CANCELLED)
         .annotate(src=Value("reminders", output_field=CharField()), day=_local_day("due_at", zones))
         .values("src", "episode_id", "day")

@@ -49,3 +49,43 @@ class TriageSummary(models.Model):
 
     def __str__(self) -> str:
         return f"triage summary of patient {self.patient_id} r{self.revision}"
+
+
+class ClinicianAlert(models.Model):
+    """A red flag the care team must see now: an emergency answer alerts every active linked physiotherapist
+    again and again until one acknowledges it; an urgent one alerts once. Its pushes are outbox rows
+    (Reminder, kind clinician_alert, one per physiotherapist and round), cancelled when acknowledged."""
+
+    class Severity(models.TextChoices):
+        EMERGENCY = "emergency", "Emergency"
+        URGENT = "urgent", "Urgent"
+
+    patient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinician_alerts")
+    episode = models.ForeignKey("recovery.Episode", on_delete=models.CASCADE, related_name="clinician_alerts")
+    redflag_event = models.OneToOneField(
+        "recovery.RedFlagEvent", on_delete=models.CASCADE, related_name="clinician_alert"
+    )
+    severity = models.CharField(max_length=16, choices=Severity.choices)
+    raised_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(acknowledged_at__isnull=True) | models.Q(acknowledged_at__gte=models.F("raised_at")),
+                name="clinician_alert_ack_after_raise",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["patient", "-raised_at"], name="clinician_alert_patient"),
+            models.Index(
+                fields=["raised_at"], condition=models.Q(acknowledged_at__isnull=True), name="clinician_alert_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity} alert {self.pk} for patient {self.patient_id}"

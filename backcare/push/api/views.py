@@ -7,7 +7,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backcare.core.errors import Unavailable
-from backcare.core.permissions import IsPatient
+from backcare.core.permissions import IsPatientOrPhysiotherapist
 from backcare.push import selectors, services
 from backcare.push.api import serializers as s
 from backcare.push.vapid import vapid_public_key_b64
@@ -35,7 +35,7 @@ def _device_data(kind: str, device) -> dict:
 
 
 class DeviceListView(APIView):
-    permission_classes = [IsPatient]
+    permission_classes = [IsPatientOrPhysiotherapist]
 
     @extend_schema(
         responses={200: s.DeviceOutputSerializer(many=True)},
@@ -67,7 +67,7 @@ class DeviceListView(APIView):
 
 
 class DeviceDetailView(APIView):
-    permission_classes = [IsPatient]
+    permission_classes = [IsPatientOrPhysiotherapist]
 
     @extend_schema(parameters=[DEVICE_ID], responses={200: s.DeviceOutputSerializer}, tags=TAGS)
     def get(self, request, device_id: tuple[str, int]):
@@ -99,7 +99,7 @@ class DeviceDetailView(APIView):
 
 
 class DeviceTestView(APIView):
-    permission_classes = [IsPatient]
+    permission_classes = [IsPatientOrPhysiotherapist]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "push_test"
 

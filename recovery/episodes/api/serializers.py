@@ -29,6 +29,9 @@ class EpisodeOutputSerializer(serializers.Serializer):
     notes = serializers.CharField()
     status = serializers.ChoiceField(choices=Episode.Status.choices)
     resolved_at = serializers.DateTimeField(allow_null=True)
+    paused_since = serializers.DateTimeField(
+        allow_null=True, help_text="Self-care paused after an emergency answer, until resumed or resolved"
+    )
     client_uuid = serializers.UUIDField(allow_null=True)
     created_at = serializers.DateTimeField()
 

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from backcare.core.pagination import NewestFirstCursor
 from backcare.core.replay import Written
 from recovery.api.common import ClientWrite, EpisodeFilter, PatientAPIView
+from recovery.api.shapes import EmptyInputSerializer
 from recovery.episodes import selectors, services
 from recovery.episodes.api import serializers as s
 
@@ -81,6 +82,19 @@ class EpisodeResolveView(PatientAPIView):
         episode = services.episode_resolve(
             patient=request.user, episode_id=episode_id, resolved_at=data.validated_data["resolved_at"]
         )
+        return Response(s.EpisodeOutputSerializer(episode).data)
+
+
+class EpisodeResumeView(PatientAPIView):
+    @extend_schema(
+        request=EmptyInputSerializer,
+        responses={200: s.EpisodeOutputSerializer, 409: OpenApiResponse(description="Not paused, or resolved.")},
+        tags=["episodes"],
+    )
+    def post(self, request, episode_id: uuid.UUID):
+        """After an emergency answer, once help was found: take the self-care plan up again."""
+        EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
+        episode = services.episode_resume(patient=request.user, episode_id=episode_id)
         return Response(s.EpisodeOutputSerializer(episode).data)
 
 

@@ -363,11 +363,14 @@ def test_a_device_id_that_is_not_one_is_a_json_404(patient_api, path):
     assert response.json() == {"detail": "Not found."}
 
 
-def test_a_physiotherapist_has_no_devices_here(physio_api):
-    assert physio_api.get("/api/devices/").status_code == 403
-    assert physio_api.post("/api/devices/", webpush_body(), format="json").status_code == 403
-    assert physio_api.post("/api/devices/test/", {}, format="json").status_code == 403
-    assert not WebPushDevice.objects.exists()
+def test_a_physiotherapist_registers_devices_for_red_flag_alerts(physio_api, physio, patient_api):
+    # Issue 13: a red flag reaches the physiotherapist's phone, so they register devices like a patient.
+    data = register(physio_api, webpush_body(name="Clinic phone"))
+    device = WebPushDevice.objects.get()
+    assert (device.user, data["name"]) == (physio, "Clinic phone")
+    assert [d["id"] for d in physio_api.get("/api/devices/").json()] == [data["id"]]
+    assert patient_api.get(f"/api/devices/{data['id']}/").status_code == 404  # theirs alone
+    assert physio_api.delete(f"/api/devices/{data['id']}/").status_code == 204
 
 
 def test_anonymous_gets_nothing(api):

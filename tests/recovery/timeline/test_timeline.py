@@ -10,10 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from backcare.accounts.models import Profile
-from recovery.episodes.models import Episode
+from recovery.episodes.models import Episode, EpisodePause, RedFlagEvent
 from recovery.reminders.models import Reminder
 from recovery.timeline.selectors import TIMELINE_KINDS, TimelineCursor
 from recovery.treatment.models import Application
+from recovery.triage.models import ClinicianAlert
 from tests.factories import CareLinkFactory, CheckInFactory, EpisodeFactory, UserFactory, history_create
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,26 @@ def rich(clock, patient, physio):
     CareLinkFactory(patient=patient, physiotherapist=physio, consented_at=NOW - timedelta(days=10))
     episode = EpisodeFactory(patient=patient, onset=NOW - timedelta(days=6))
     history_create(episode=episode, start=NOW - timedelta(days=5, hours=12), days=5, author=physio)
+    # Issue 13: an emergency's alert, acknowledged, and its pause, resumed.
+    event = RedFlagEvent.objects.filter(episode=episode).first()
+    raised = NOW - timedelta(days=2)
+    ClinicianAlert.objects.create(
+        patient=patient,
+        episode=episode,
+        redflag_event=event,
+        severity="emergency",
+        raised_at=raised,
+        acknowledged_at=raised + timedelta(minutes=7),
+        acknowledged_by=physio,
+    )
+    EpisodePause.objects.create(
+        episode=episode,
+        patient=patient,
+        redflag_event=event,
+        started_at=raised,
+        ended_at=raised + timedelta(hours=3),
+        end_reason="resumed",
+    )
     return episode
 
 
