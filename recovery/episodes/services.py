@@ -14,7 +14,7 @@ from backcare.core.replay import Written, insert_once, payload_hash, replay_or_c
 from content.selectors import redflag_ruleset_current
 from recovery.episodes import redflags
 from recovery.episodes.models import CLOCK_SKEW, CheckIn, Episode, RedFlagEvent
-from recovery.reminders.planning import reminders_checkin_logged, replans_episode
+from recovery.reminders.planning import reminders_checkin_logged, reminders_replan_soon, replans_episode
 from recovery.treatment.models import ProtocolVersion
 from recovery.treatment.services import rest_stop_at_resolution
 
@@ -221,6 +221,7 @@ def _checkin_store(checkin: CheckIn, *, rules: list[redflags.Rule]) -> CheckIn:
     profile = getattr(checkin.episode.patient, "profile", None)  # loaded with the episode: no query
     zone = ZoneInfo(profile.timezone if profile else "UTC")
     reminders_checkin_logged(episode=checkin.episode, occurred_at=checkin.occurred_at, zone=zone)
+    reminders_replan_soon(episode_id=checkin.episode_id)  # good days may now offer ending the plan
     # The caller renders the escalation from these; no need to read back what was just written.
     checkin._prefetched_objects_cache = {"redflag_events": events}
     return checkin

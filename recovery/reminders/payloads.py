@@ -1,6 +1,8 @@
 """What a notification says: its texts, payload and TTL. Says what to do; never pain, medication or anything
 else clinical (it may show on a locked screen)."""
 
+from django.utils.translation import gettext as _
+
 from recovery.reminders.acks import reminder_ack_token
 from recovery.reminders.models import Reminder
 from recovery.treatment.selectors import episode_protocol
@@ -16,8 +18,12 @@ KIND_TTL = {
     "rest_nudge": 3600,
     "rest_limit": 3600,
     "movement_break": 15 * 60,
+    "plan_end": 6 * 3600,
 }
 DEFAULT_TTL = 3600
+
+# The app route a plain tap opens, where it is not the start screen.
+KIND_URL = {"review": "/#/plan", "plan_end": "/#/plan"}
 
 # Kinds whose text quotes the patient's protocol (minutes on, the sitting break).
 _NEEDS_PROTOCOL = {"ice_start", "heat_start", "movement_break"}
@@ -31,7 +37,11 @@ def _texts(kind: str, protocol) -> tuple[str, str]:
         "heat_start": (f"Put the heat on ({on['heat']} min)", "Moist heat, not too hot. Never fall asleep with it on."),
         "heat_remove": ("Take the heat off now", "Let your skin rest before the next application."),
         "checkin": ("Time for your check-in", "How is your back today? It takes a minute."),
-        "review": ("Time to look at your progress", "See how the last days went, and what comes next."),
+        "review": (
+            _("Time to look at your progress"),
+            _("See how the last days went. Feeling better? You can end the plan."),
+        ),
+        "plan_end": (_("Feeling better? End the plan"), _("Two good days in a row: end your plan in the app.")),
         "rest_nudge": ("Time for a short walk", "Gentle movement helps recovery: a few easy minutes on your feet."),
         "rest_limit": ("Bed rest is over for now", "Start gentle movement: short, easy walks."),
         "movement_break": (
@@ -74,7 +84,7 @@ def reminder_payload(reminder: Reminder, *, protocol=None) -> dict:
         # Lets the service worker's buttons call POST /api/reminders/ack/ without a session or CSRF.
         "ack_token": reminder_ack_token(reminder_id=reminder.pk),
         "actions": actions,
-        "url": "/",
+        "url": KIND_URL.get(reminder.kind, "/"),
     }
 
 
