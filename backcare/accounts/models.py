@@ -1,6 +1,7 @@
 from datetime import time
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -77,6 +78,10 @@ class Profile(models.Model):
     notify_treatment = models.BooleanField(default=True)
     notify_checkin = models.BooleanField(default=True)
     notify_movement = models.BooleanField(default=True)
+    # Fewer heat start reminders a day (None: the protocol's rhythm). Never fewer remove reminders.
+    heat_reminders_per_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(8)]
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -52,6 +52,7 @@ _PROFILE_FIELDS = {
     "notify_treatment",
     "notify_checkin",
     "notify_movement",
+    "heat_reminders_per_day",
 }
 
 

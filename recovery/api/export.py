@@ -23,6 +23,7 @@ class ExportProfileSerializer(serializers.Serializer):
     notify_treatment = serializers.BooleanField()
     notify_checkin = serializers.BooleanField()
     notify_movement = serializers.BooleanField()
+    heat_reminders_per_day = serializers.IntegerField(allow_null=True)
     updated_at = serializers.DateTimeField()
 
 

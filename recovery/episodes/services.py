@@ -14,7 +14,12 @@ from backcare.core.replay import Written, insert_once, payload_hash, replay_or_c
 from content.selectors import redflag_ruleset_current
 from recovery.episodes import redflags
 from recovery.episodes.models import CLOCK_SKEW, CheckIn, Episode, EpisodePause, RedFlagEvent
-from recovery.reminders.planning import reminders_checkin_logged, reminders_reconcile, replans_episode
+from recovery.reminders.planning import (
+    reminders_checkin_logged,
+    reminders_reconcile,
+    reminders_replan_soon,
+    replans_episode,
+)
 from recovery.treatment.models import ProtocolVersion
 from recovery.treatment.selectors import episode_protocol
 from recovery.treatment.services import rest_stop_at_resolution
@@ -265,6 +270,7 @@ def _checkin_store(checkin: CheckIn, *, rules: list[redflags.Rule]) -> CheckIn:
     reminders_checkin_logged(episode=checkin.episode, occurred_at=checkin.occurred_at, zone=zone)
     if events:
         _redflags_escalate(checkin, events)
+    reminders_replan_soon(episode_id=checkin.episode_id)  # good days may now offer ending the plan
     # The caller renders the escalation from these; no need to read back what was just written.
     checkin._prefetched_objects_cache = {"redflag_events": events}
     return checkin

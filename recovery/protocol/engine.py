@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from . import ending
 from .definition import Protocol
 from .localtime import in_window, local_date, out_of_window, wall_to_utc, window_end_after
 from .pause import Pause, help_check, is_paused
@@ -63,6 +64,7 @@ class Patient:
     notify_treatment: bool = True
     notify_checkin: bool = True
     notify_movement: bool = True
+    heat_reminders_per_day: int | None = None  # None: the protocol's rhythm (ending.py)
 
 
 @dataclass(frozen=True)
@@ -301,12 +303,12 @@ def _reminders(
         return reminders
     if is_paused(s.pause, s.now):  # after an emergency: safety reminders and the help check only
         return reminders + [Reminder(*help_check(s.pause, s.protocol.help_check_after_min))]
-    if p.notify_treatment:
-        reminders += _start_reminders(s, history, acute_end)
+    if p.notify_treatment:  # never the remove reminders above
+        reminders += ending.plan_starts(s, history, acute_end, _start_reminders(s, history, acute_end), Reminder)
         reminders += _rest_reminders(s, rest_total, resting_since)
     reminders += _checkin_reminders(s)
     if p.notify_checkin:
-        reminders += _review_reminders(s)
+        reminders += _review_reminders(s) + ending.plan_end_reminders(s, Reminder)
     if p.desk_worker and p.notify_movement and resting_since is None:
         reminders += _movement_reminders(s)
     return reminders

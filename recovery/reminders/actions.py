@@ -48,7 +48,8 @@ SAFETY_BUTTONS = (DONE,)  # a safety kind not named above: confirm only, never s
 # The app's screen a plain tap opens; "{id}" is the reminder's id. Unknown kinds: the reminder screen.
 SCREENS = {
     "checkin": "/#/checkin",
-    "review": "/#/history",
+    "review": "/#/plan",
+    "plan_end": "/#/plan",
     "help_check": "/#/emergency",
     "clinician_alert": "/#/alerts",
 }

@@ -21,6 +21,7 @@ KIND_TTL = {
     "movement_break": 15 * 60,
     "help_check": 4 * 3600,
     "clinician_alert": 5 * 60,  # the next round replaces it: an old one is no use
+    "plan_end": 6 * 3600,
 }
 DEFAULT_TTL = 3600
 
@@ -37,7 +38,11 @@ def _texts(kind: str, protocol) -> tuple[str, str]:
         "heat_start": (f"Put the heat on ({on['heat']} min)", "Moist heat, not too hot. Never fall asleep with it on."),
         "heat_remove": ("Take the heat off now", "Let your skin rest before the next application."),
         "checkin": ("Time for your check-in", "How is your back today? It takes a minute."),
-        "review": ("Time to look at your progress", "See how the last days went, and what comes next."),
+        "review": (
+            _("Time to look at your progress"),
+            _("See how the last days went. Feeling better? You can end the plan."),
+        ),
+        "plan_end": (_("Feeling better? End the plan"), _("Two good days in a row: end your plan in the app.")),
         "rest_nudge": ("Time for a short walk", "Gentle movement helps recovery: a few easy minutes on your feet."),
         "rest_limit": ("Bed rest is over for now", "Start gentle movement: short, easy walks."),
         "movement_break": (

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -96,6 +97,17 @@ def reminders_checkin_logged(*, episode: Episode, occurred_at: datetime, zone: Z
     return Reminder.objects.filter(episode=episode, slot=f"checkin:{day.isoformat()}", status__in=ACTIVE).update(
         status=Reminder.Status.CANCELLED, claim_expires_at=None, updated_at=timezone.now()
     )
+
+
+def reminders_replan_soon(*, episode_id) -> None:
+    """Re-plan the episode in the worker once the caller's transaction commits: for writes whose effect on the
+    plan is rare and not urgent (a check-in may start or break a run of good days, see protocol/ending.py),
+    so their hot path does not pay for a full re-plan. Sent by name: recovery.tasks imports this module."""
+
+    def send() -> None:
+        current_app.send_task("recovery.tasks.reminders_replan_episodes", args=[[str(episode_id)]])
+
+    transaction.on_commit(send, robust=True)
 
 
 def reminders_replan_open_episodes(*, now: datetime | None = None) -> int:

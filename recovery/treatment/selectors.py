@@ -14,7 +14,7 @@ from backcare.core.errors import NotFound
 from recovery.care import selectors as care_selectors
 from recovery.episodes.models import CheckIn, Episode
 from recovery.episodes.selectors import episode_current, episode_get, episode_records
-from recovery.protocol import engine
+from recovery.protocol import ending, engine
 from recovery.protocol.definition import BOUNDS, PRESCRIBABLE, Protocol, prescribe, protocol_from_dict, protocol_to_dict
 from recovery.protocol.pause import Pause
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, ProtocolVersion, RestPeriod
@@ -49,6 +49,7 @@ def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | N
         notify_treatment=profile.notify_treatment,
         notify_checkin=profile.notify_checkin,
         notify_movement=profile.notify_movement,
+        heat_reminders_per_day=profile.heat_reminders_per_day,
     )
     applications = tuple(
         engine.Application(str(a.client_uuid), a.kind, a.started_at, a.stopped_at, a.auto_closed)
@@ -141,7 +142,9 @@ def episode_state(*, patient: User, episode_id: uuid.UUID) -> dict[str, Any]:
     episode = episode_get(patient=patient, episode_id=episode_id)
     now = timezone.now()
     protocol = episode_protocol(episode=episode)
-    plan = episode_plan(episode=episode, now=now, protocol=protocol)
+    situation = episode_situation(episode=episode, now=now, protocol=protocol)
+    plan = engine.plan(situation)
+    zone, sleep = situation.patient.zone, (situation.patient.sleep_start, situation.patient.sleep_end)
     return {
         "episode": episode.id,
         "now": now,
@@ -163,6 +166,10 @@ def episode_state(*, patient: User, episode_id: uuid.UUID) -> dict[str, Any]:
         },
         "nsaid_days": plan.nsaid_days,
         "ready_to_run": plan.ready_to_run,
+        # A plan that ends (issue 13): start reminders stop at the review of heat_until_day; two good days in a
+        # row offer ending the plan.
+        "starts_end_at": ending.starts_end_at(protocol, episode.onset, zone, sleep),
+        "feeling_better": plan.phase != "resolved" and ending.feeling_better(situation),
         "protocol": protocol_to_dict(protocol),
     }
 

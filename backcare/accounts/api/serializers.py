@@ -46,6 +46,13 @@ class ProfileSerializer(StrictSerializer):
     notify_treatment = serializers.BooleanField(required=False)
     notify_checkin = serializers.BooleanField(required=False)
     notify_movement = serializers.BooleanField(required=False)
+    heat_reminders_per_day = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=8,
+        help_text="Heat start reminders a day, 1-8; null for the protocol's rhythm. Remove reminders always come.",
+    )
     updated_at = serializers.DateTimeField(read_only=True)
 
     def validate(self, attrs):

@@ -86,6 +86,8 @@ class EpisodeStateSerializer(serializers.Serializer):
     rest = RestSummarySerializer()
     nsaid_days = serializers.IntegerField()
     ready_to_run = serializers.BooleanField()
+    starts_end_at = serializers.DateTimeField(help_text="No ice or heat start reminder after this (the review day)")
+    feeling_better = serializers.BooleanField(help_text="The latest check-in days are good days: offer ending the plan")
     protocol = serializers.DictField(help_text="The effective protocol: version defaults plus prescription")
 
 

@@ -20,6 +20,7 @@ DEFAULTS = {
     "notify_treatment": True,
     "notify_checkin": True,
     "notify_movement": True,
+    "heat_reminders_per_day": None,
 }
 
 
@@ -37,6 +38,7 @@ def stored(user) -> dict:
         "notify_treatment": profile.notify_treatment,
         "notify_checkin": profile.notify_checkin,
         "notify_movement": profile.notify_movement,
+        "heat_reminders_per_day": profile.heat_reminders_per_day,
     }
 
 

@@ -26,6 +26,7 @@ const screens = {
   history: () => import("./screens/history.js").then((m) => m.history),
   learn: () => import("./screens/learn.js").then((m) => m.learn),
   settings: () => import("./screens/settings.js").then((m) => m.settings),
+  plan: () => import("./screens/plan.js").then((m) => m.plan),
   triage: () => import("./screens/physio.js").then((m) => m.triage),
   patient: () => import("./screens/physio.js").then((m) => m.patient),
   reminder: () => import("./screens/reminder.js").then((m) => m.reminder),

@@ -1,12 +1,13 @@
 // History: pain per local day (chart and table) and the ice/heat applications.
-import { cachedGet, latestEpisode } from "../data.js";
+import { cachedGet } from "../data.js";
 import { fmtDay, fmtDayTime, h, minutesBetween } from "../ui.js";
 import { painChart } from "./chart.js";
 import { PAIN_WORDS } from "./checkin.js";
+import { episodesCard, historyEpisodes } from "./plan.js";
 
-export async function history(root) {
+export async function history(root, params) {
   root.append(h("h1", {}, "History"));
-  const episode = await latestEpisode().catch(() => null);
+  const { list: episodeList, episode } = await historyEpisodes(params).catch(() => ({ list: [], episode: null }));
   if (!episode) {
     root.append(h("p", { class: "lead" }, "Nothing yet: your check-ins and applications will show here."));
     return;
@@ -17,6 +18,8 @@ export async function history(root) {
     cachedGet(`/api/checkins/?episode=${episode.id}&limit=50`),
   ]);
   if (daily.offline) root.append(h("p", { class: "note" }, "Offline: showing what was known when you were last online."));
+  const episodes = episodesCard(episodeList, episode); // past episodes, each with its own pain and check-ins
+  if (episodes) root.append(episodes);
 
   const days = daily.data.days;
   const chartBox = h("div", { class: "chart", role: "img", "aria-label": chartSummary(days) });

@@ -4,6 +4,7 @@ import { cachedGet } from "../data.js";
 import { pendingCount } from "../outbox.js";
 import { kvClear, outboxClear } from "../store.js";
 import { errorBox, fmtDayTime, h, showError, toast } from "../ui.js";
+import { heatPerDayField } from "./plan.js";
 
 export async function settings(root, _params, ctx) {
   const me = ctx.session.me;
@@ -84,7 +85,7 @@ async function profileSection() {
   });
 
   const toggles = [
-    ["notify_treatment", "Ice and heat reminders"],
+    ["notify_treatment", "Reminders to start ice or heat (taking it off is always reminded)"],
     ["notify_checkin", "Daily check-in reminder"],
     ["notify_movement", "Reminders to move"],
     ["desk_worker", "I sit at a desk for work (stand-up breaks)"],
@@ -100,7 +101,7 @@ async function profileSection() {
     offline ? h("p", { class: "note" }, "Offline: changes need a connection.") : null,
     zoneBox,
     sleepForm,
-    h("fieldset", {}, h("legend", {}, "Reminders"), toggles),
+    h("fieldset", {}, h("legend", {}, "Reminders"), toggles, heatPerDayField(profile, save)),
     error,
   );
 }

@@ -4,6 +4,7 @@ import { cachedGet, openEpisode } from "../data.js";
 import { ringOnce } from "../alarm.js";
 import { submit } from "../outbox.js";
 import { kvGet, kvSet } from "../store.js";
+import { planCards } from "./plan.js";
 import { errorBox, field, fmtCountdown, fmtDayTime, fmtTime, h, nowIso, showError, toast, uuid } from "../ui.js";
 
 export const PHASE_TEXT = {
@@ -19,6 +20,7 @@ const NEXT_TEXT = {
   heat_remove: "Take the heat off",
   checkin: "Check-in",
   review: "Look at your progress",
+  plan_end: "Feeling better?",
   rest_nudge: "A short walk",
   rest_limit: "Bed rest ends",
   movement_break: "Stand up and stretch",
@@ -78,6 +80,7 @@ export async function today(root, _params, ctx) {
     const cautions = cautionsCard(state);
     if (cautions) parts.push(cautions);
     parts.push(h("a", { class: "btn secondary block", href: "#/checkin" }, "Log how you feel"));
+    if (!offline) parts.push(...planCards(state, episode, ctx));
     view.replaceChildren(...parts);
   }
 
