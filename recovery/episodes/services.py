@@ -14,7 +14,12 @@ from backcare.core.replay import Written, insert_once, payload_hash, replay_or_c
 from content.selectors import redflag_ruleset_current
 from recovery.episodes import redflags
 from recovery.episodes.models import CLOCK_SKEW, CheckIn, Episode, RedFlagEvent
-from recovery.reminders.planning import reminders_checkin_logged, reminders_replan_soon, replans_episode
+from recovery.reminders.planning import (
+    deliveries_cancel_after_resolve,
+    reminders_checkin_logged,
+    reminders_replan_soon,
+    replans_episode,
+)
 from recovery.treatment.models import ProtocolVersion
 from recovery.treatment.services import rest_stop_at_resolution
 
@@ -99,6 +104,7 @@ def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: dateti
     # Bed rest cannot outlive the episode; a running ice or heat application keeps its remove
     # reminder and is closed at its cap like any other.
     rest_stop_at_resolution(episode=episode)
+    deliveries_cancel_after_resolve(episode=episode, now=now)
     return episode
 
 

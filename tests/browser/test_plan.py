@@ -103,3 +103,15 @@ def test_heat_reminders_a_day_from_settings(page, live_server, patient_user):
         page.get_by_label("Heat reminders").select_option("")
     assert saved.value.json()["heat_reminders_per_day"] is None
     assert Profile.objects.get(user=patient_user).heat_reminders_per_day is None
+
+
+def test_day_14_not_improving_says_see_a_provider(page, live_server, patient_user):
+    now = timezone.now()
+    episode = EpisodeFactory(patient=patient_user, onset=now - timedelta(days=13, hours=1))
+    for days_ago, pain in ((12, 5), (11, 5), (2, 6), (1, 6)):
+        CheckInFactory(episode=episode, pain=pain, occurred_at=now - timedelta(days=days_ago))
+    sign_in(page, live_server.url, patient_user.email)
+    provider = page.locator("#see-provider")
+    expect(provider.get_by_role("heading", name="See a doctor or physiotherapist")).to_be_visible()
+    expect(page.locator("#feeling-better")).to_have_count(0)
+    assert violations(page) == [], "today with see-a-provider"
