@@ -300,7 +300,7 @@ def _reminders(
     if resolved:
         return reminders
     if p.notify_treatment:  # never the remove reminders above
-        reminders += ending.plan_starts(s, history, acute_end, _start_reminders(s, history, acute_end), Reminder)
+        reminders += ending.plan_starts(s, history, acute_end, _start_reminders, Reminder)
         reminders += _rest_reminders(s, rest_total, resting_since)
     reminders += _checkin_reminders(s)
     if p.notify_checkin:
