@@ -75,11 +75,13 @@ def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(p
 
 def test_plan_screen_reviews_and_ending_from_it(page, live_server, patient_user):
     now = timezone.now()
-    episode = EpisodeFactory(patient=patient_user, onset=now - timedelta(days=7, hours=1))
+    episode = EpisodeFactory(patient=patient_user, onset=now - timedelta(days=6, minutes=1))  # day 7 (UTC)
     CheckInFactory(episode=episode, pain=5, occurred_at=now - timedelta(days=1))
     base = live_server.url
     sign_in(page, base, patient_user.email)
-    page.get_by_role("link", name="Your plan: reviews and ending it").click()
+    expect(page.get_by_role("heading", name="Day 7 review")).to_be_visible()
+    assert violations(page) == [], "today on a review day"
+    page.get_by_role("link", name="Look at your progress").click()
     expect(page.get_by_role("heading", name="Your plan")).to_be_visible()
     expect(page.get_by_role("heading", name="Day 7 review")).to_be_visible()
     assert violations(page) == [], "the plan screen"
