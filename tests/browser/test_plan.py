@@ -26,7 +26,7 @@ def good_days_for(user) -> Episode:
     return episode
 
 
-def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(page, live_server, patient_user):
+def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(page, live_server, patient_user, shot):
     old = good_days_for(patient_user)
     ice = Application.objects.create(
         patient=patient_user, episode=old, client_uuid=uuid.uuid4(), kind="ice", started_at=timezone.now()
@@ -36,11 +36,14 @@ def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(p
     wait_worker(page)
     card = page.locator("#feeling-better")
     expect(card.get_by_role("heading", name="Feeling better? End the plan")).to_be_visible()
+    card.scroll_into_view_if_needed()
+    shot(page, "60-feeling-better")
     assert violations(page) == [], "today with the feeling-better card"
 
     card.get_by_role("button", name="End the plan").click()
     expect(card.get_by_text("End your plan now?")).to_be_visible()
     expect(card.get_by_text("Your ice is still on: the reminder to take it off still comes.")).to_be_visible()
+    shot(page, "61-end-the-plan-confirm")
     assert violations(page) == [], "the confirmation"
     card.get_by_role("button", name="Keep my plan").click()  # changing one's mind changes nothing
     expect(card.get_by_role("button", name="End the plan")).to_be_visible()
@@ -64,6 +67,8 @@ def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(p
     expect(episodes.get_by_role("heading", name="Your episodes")).to_be_visible()
     expect(episodes.locator("li")).to_have_count(2)
     expect(episodes.get_by_text("Current plan")).to_be_visible()
+    episodes.scroll_into_view_if_needed()
+    shot(page, "62-history-episodes")
     assert violations(page) == [], "history with episodes"
     episodes.get_by_role("link", name="Ended plan").click()
     expect(page).to_have_url(f"{base}/#/history/{old.id}")
