@@ -15,6 +15,7 @@ from content.selectors import redflag_ruleset_current
 from recovery.episodes import redflags
 from recovery.episodes.models import CLOCK_SKEW, CheckIn, Episode, EpisodePause, RedFlagEvent
 from recovery.reminders.planning import (
+    deliveries_cancel_after_resolve,
     reminders_checkin_logged,
     reminders_reconcile,
     reminders_replan_soon,
@@ -108,6 +109,7 @@ def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: dateti
     # Bed rest cannot outlive the episode; a running ice or heat application keeps its remove
     # reminder and is closed at its cap like any other.
     rest_stop_at_resolution(episode=episode)
+    deliveries_cancel_after_resolve(episode=episode, now=now)
     return episode
 
 

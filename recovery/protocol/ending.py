@@ -92,16 +92,18 @@ def start_reminders(
     heat_per_day: int | None,
     acute_end: datetime,
     busy: Iterable[Busy],
-    starts: list,
+    starts: Callable[[], list],
     make: Callable,
 ) -> list:
-    """The engine's start reminders (`starts`) with the plan's end and the patient's heat preference applied.
+    """The engine's start reminders (`starts()`, called only while they can matter) with the plan's end and the patient's heat preference applied.
 
     Without a preference the protocol's rhythm stays, cut at the end; with one, heat starts are the day's
     `heat_per_day` slots instead. `make(kind, due, slot)` builds the engine's reminder.
     """
     until = starts_end_at(protocol, onset, zone, sleep)
-    kept = [r for r in starts if r.due < until]
+    if now >= until + timedelta(days=1):
+        return []  # long over: not even the last one is still on its way (and the chain's walk is skipped)
+    kept = [r for r in starts() if r.due < until]
     if heat_per_day is None:
         return kept
     kept = [r for r in kept if r.kind != HEAT_START]
@@ -152,12 +154,15 @@ def plan_end_due(
 # --- the engine's entry points (duck-typed on its Situation and Application: this module imports no engine) ---
 
 
-def plan_starts(s, history, acute_end: datetime, starts: list, make: Callable) -> list:
-    """`start_reminders` for the engine's situation `s` and its history of applications."""
+def plan_starts(s, history, acute_end: datetime, chain: Callable, make: Callable) -> list:
+    """`start_reminders` for the engine's situation `s` and its history; `chain(s, history, acute_end)` is the
+    engine's own start reminders."""
     pr, p = s.protocol, s.patient
+    since = s.now - timedelta(days=2)  # the slots planned are from yesterday's waking day on
     busy = [
         (a.start, (a.stop or a.start + timedelta(minutes=pr.on_min(a.kind))) + timedelta(minutes=pr.off_min(a.kind)))
         for a in history
+        if a.start >= since
     ]
     return start_reminders(
         protocol=pr,
@@ -168,7 +173,7 @@ def plan_starts(s, history, acute_end: datetime, starts: list, make: Callable) -
         heat_per_day=p.heat_reminders_per_day,
         acute_end=acute_end,
         busy=busy,
-        starts=starts,
+        starts=lambda: chain(s, history, acute_end),
         make=make,
     )
 

@@ -304,7 +304,7 @@ def _reminders(
     if is_paused(s.pause, s.now):  # after an emergency: safety reminders and the help check only
         return reminders + [Reminder(*help_check(s.pause, s.protocol.help_check_after_min))]
     if p.notify_treatment:  # never the remove reminders above
-        reminders += ending.plan_starts(s, history, acute_end, _start_reminders(s, history, acute_end), Reminder)
+        reminders += ending.plan_starts(s, history, acute_end, _start_reminders, Reminder)
         reminders += _rest_reminders(s, rest_total, resting_since)
     reminders += _checkin_reminders(s)
     if p.notify_checkin:

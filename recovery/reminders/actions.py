@@ -65,7 +65,7 @@ FRESH_MIN: dict[str, int | None] = {
     "rest_limit": 120,
     "movement_break": 15,
     "help_check": 180,
-    "plan_end": 240,
+    "plan_end": 360,  # its TTL too: the next morning's card still asks
     "clinician_alert": 5,
 }
 DEFAULT_FRESH_MIN = 60

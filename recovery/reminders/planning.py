@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from backcare.accounts.models import User
 from recovery.episodes.models import Episode
-from recovery.reminders.models import Reminder
+from recovery.reminders.models import Delivery, Reminder
 from recovery.treatment.selectors import episode_reminders_planned
 from recovery.triage.services import triage_summaries_touch
 
@@ -96,6 +96,16 @@ def reminders_checkin_logged(*, episode: Episode, occurred_at: datetime, zone: Z
     day = occurred_at.astimezone(zone).date()
     return Reminder.objects.filter(episode=episode, slot=f"checkin:{day.isoformat()}", status__in=ACTIVE).update(
         status=Reminder.Status.CANCELLED, claim_expires_at=None, updated_at=timezone.now()
+    )
+
+
+def deliveries_cancel_after_resolve(*, episode: Episode, now: datetime | None = None) -> int:
+    """A resolved episode sends nothing more but its safety reminders: the reconcile cancels the planned rows,
+    and this the waiting retries of non-safety ones already sent to another device. One in flight (claimed)
+    finishes: it is already on its way."""
+    waiting = (Delivery.Status.PENDING, Delivery.Status.RETRY)
+    return Delivery.objects.filter(reminder__episode=episode, reminder__safety=False, status__in=waiting).update(
+        status=Delivery.Status.CANCELLED, last_error="episode resolved", updated_at=now or timezone.now()
     )
 
 

@@ -26,7 +26,7 @@ def good_days_for(user) -> Episode:
     return episode
 
 
-def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(page, live_server, patient_user):
+def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(page, live_server, patient_user, shot):
     old = good_days_for(patient_user)
     ice = Application.objects.create(
         patient=patient_user, episode=old, client_uuid=uuid.uuid4(), kind="ice", started_at=timezone.now()
@@ -36,11 +36,14 @@ def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(p
     wait_worker(page)
     card = page.locator("#feeling-better")
     expect(card.get_by_role("heading", name="Feeling better? End the plan")).to_be_visible()
+    card.scroll_into_view_if_needed()
+    shot(page, "60-feeling-better")
     assert violations(page) == [], "today with the feeling-better card"
 
     card.get_by_role("button", name="End the plan").click()
     expect(card.get_by_text("End your plan now?")).to_be_visible()
     expect(card.get_by_text("Your ice is still on: the reminder to take it off still comes.")).to_be_visible()
+    shot(page, "61-end-the-plan-confirm")
     assert violations(page) == [], "the confirmation"
     card.get_by_role("button", name="Keep my plan").click()  # changing one's mind changes nothing
     expect(card.get_by_role("button", name="End the plan")).to_be_visible()
@@ -64,6 +67,8 @@ def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(p
     expect(episodes.get_by_role("heading", name="Your episodes")).to_be_visible()
     expect(episodes.locator("li")).to_have_count(2)
     expect(episodes.get_by_text("Current plan")).to_be_visible()
+    episodes.scroll_into_view_if_needed()
+    shot(page, "62-history-episodes")
     assert violations(page) == [], "history with episodes"
     episodes.get_by_role("link", name="Ended plan").click()
     expect(page).to_have_url(f"{base}/#/history/{old.id}")
@@ -75,11 +80,13 @@ def test_feeling_better_end_the_plan_start_again_and_history_keeps_the_old_one(p
 
 def test_plan_screen_reviews_and_ending_from_it(page, live_server, patient_user):
     now = timezone.now()
-    episode = EpisodeFactory(patient=patient_user, onset=now - timedelta(days=7, hours=1))
+    episode = EpisodeFactory(patient=patient_user, onset=now - timedelta(days=6, minutes=1))  # day 7 (UTC)
     CheckInFactory(episode=episode, pain=5, occurred_at=now - timedelta(days=1))
     base = live_server.url
     sign_in(page, base, patient_user.email)
-    page.get_by_role("link", name="Your plan: reviews and ending it").click()
+    expect(page.get_by_role("heading", name="Day 7 review")).to_be_visible()
+    assert violations(page) == [], "today on a review day"
+    page.get_by_role("link", name="Look at your progress").click()
     expect(page.get_by_role("heading", name="Your plan")).to_be_visible()
     expect(page.get_by_role("heading", name="Day 7 review")).to_be_visible()
     assert violations(page) == [], "the plan screen"
@@ -103,3 +110,15 @@ def test_heat_reminders_a_day_from_settings(page, live_server, patient_user):
         page.get_by_label("Heat reminders").select_option("")
     assert saved.value.json()["heat_reminders_per_day"] is None
     assert Profile.objects.get(user=patient_user).heat_reminders_per_day is None
+
+
+def test_day_14_not_improving_says_see_a_provider(page, live_server, patient_user):
+    now = timezone.now()
+    episode = EpisodeFactory(patient=patient_user, onset=now - timedelta(days=13, hours=1))
+    for days_ago, pain in ((12, 5), (11, 5), (2, 6), (1, 6)):
+        CheckInFactory(episode=episode, pain=pain, occurred_at=now - timedelta(days=days_ago))
+    sign_in(page, live_server.url, patient_user.email)
+    provider = page.locator("#see-provider")
+    expect(provider.get_by_role("heading", name="See a doctor or physiotherapist")).to_be_visible()
+    expect(page.locator("#feeling-better")).to_have_count(0)
+    assert violations(page) == [], "today with see-a-provider"

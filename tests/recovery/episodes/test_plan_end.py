@@ -158,3 +158,27 @@ def test_nobody_else_sees_the_old_episodes(client, other_api):
     assert other_api.get(f"/api/episodes/{old}/").status_code == 404
     assert other_api.get("/api/episodes/").json()["results"] == []
     assert other_api.post(f"/api/episodes/{old}/resolve/", {}, format="json").status_code == 404
+
+
+def test_resolving_cancels_waiting_retries_of_non_safety_reminders_only(client):
+    from recovery.reminders.models import Delivery
+
+    with time_machine.travel(ONSET + timedelta(hours=2), tick=False):
+        episode_id = open_episode(client)
+        rows = {}
+        for kind, safety in (("checkin", False), ("ice_remove", True)):
+            reminder = Reminder.objects.create(
+                patient_id=Episode.objects.get(pk=episode_id).patient_id,
+                episode_id=episode_id,
+                kind=kind,
+                slot=f"{kind}:sent-before",
+                due_at=ONSET,
+                safety=safety,
+                status="sent",
+            )
+            rows[kind] = Delivery.objects.create(
+                reminder=reminder, device_type="webpush", device_id=1, status="retry", next_attempt_at=ONSET
+            )
+        assert client.post(f"/api/episodes/{episode_id}/resolve/", {}, format="json").status_code == 200
+        statuses = {kind: Delivery.objects.get(pk=row.pk).status for kind, row in rows.items()}
+        assert statuses == {"checkin": "cancelled", "ice_remove": "retry"}

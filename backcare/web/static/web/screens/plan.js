@@ -21,6 +21,17 @@ export function planCards(state, episode, ctx) {
         endControl(state, episode, ctx, "End the plan"),
       ),
     );
+  } else if (((state.protocol && state.protocol.review_days) || []).includes(state.day)) {
+    // The review days ask the same question as the good days.
+    cards.push(
+      h(
+        "section",
+        { class: "card stack", "aria-labelledby": "review-today-h" },
+        h("h2", { id: "review-today-h" }, `Day ${state.day} review`),
+        h("p", {}, "How is your back? Feeling better? You can end the plan."),
+        h("a", { class: "btn secondary block", href: "#/plan" }, "Look at your progress"),
+      ),
+    );
   } else {
     cards.push(h("p", { class: "center" }, h("a", { href: "#/plan" }, "Your plan: reviews and ending it")));
   }
