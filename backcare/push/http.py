@@ -223,7 +223,6 @@ def http_session(*, pool_size: int) -> requests.Session:
             session = requests.Session()
             # No proxy variables scanned per request, and none may route a push elsewhere.
             session.trust_env = False
-            session.max_redirects = 0
             session.mount("https://", GuardedAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0))
             # Plain HTTP is refused before any request; make it fail loudly if it ever got here.
             session.mount("http://", _RefuseAdapter())

@@ -226,6 +226,9 @@ class WebPushTransport(Transport):
                 )
             except requests.RequestException as exc:
                 raise self._failure(exc, limit) from exc
+        if limit.expired:
+            # Cut at the deadline: a status line read up to the cut parses as an answer; it is not one.
+            raise TransportError(f"no complete answer within {limit.seconds:g} s", reason="timeout")
         # Not streamed: the body is read and the connection back in the pool already.
         return self._answer(response)
 
