@@ -377,3 +377,14 @@ def test_a_test_push_only_goes_to_the_callers_active_devices(patient, receiver, 
     results = device_test_send(user_id=patient.pk, device_keys=keys)
     assert [(r.device_id, r.reason) for r in results] == [(mine.pk, "sent")]
     assert [m.name for m in receiver.wait_for(1, timeout=5)] == ["mine"]
+
+
+def test_removing_a_device_removes_what_was_known_about_it(patient_api, patient, receiver, run_tasks):
+    from backcare.push.models import DeviceStatus
+    from tests.backcare.push.test_devices import register
+
+    device = register(patient_api, {"type": "webpush", "subscription": receiver.subscription("mine")})
+    assert patient_api.post("/api/devices/test/", {}, format="json").status_code == 202
+    assert DeviceStatus.objects.filter(user=patient).count() == 1
+    assert patient_api.delete(f"/api/devices/{device['id']}/").status_code == 204
+    assert not DeviceStatus.objects.exists()

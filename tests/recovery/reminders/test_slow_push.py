@@ -14,6 +14,7 @@ from backcare.push.models import DeviceStatus
 from recovery.reminders import sending
 from recovery.reminders.dispatch import reminders_dispatch
 from recovery.reminders.models import Delivery
+from tests.conftest import client_for
 from tests.factories import EpisodeFactory
 from tests.recovery.reminders.conftest import make_reminder, quiet_patient, subscribe
 
@@ -62,3 +63,22 @@ def test_one_trickling_device_among_200_due_reminders_does_not_hold_up_the_other
     status = DeviceStatus.objects.get(device_type="webpush", device_id=devices[0].pk)
     assert (status.delivery_reason, status.delivery_status_class) == ("timeout", "")
     assert DeviceStatus.objects.filter(delivery_reason="sent").count() == PATIENTS - 1
+
+
+def test_the_device_list_shows_each_devices_last_delivery_without_the_push_services_words(receiver, settings):
+    user = quiet_patient()
+    episode = EpisodeFactory(patient=user, onset=timezone.now())
+    ok, failing = subscribe(user, receiver, "ok"), subscribe(user, receiver, "failing")
+    receiver.respond("failing", ("say", 400, "internal detail from the push service"))
+    make_reminder(episode)
+    dispatched = reminders_dispatch(now=timezone.now())
+    sending.deliveries_send_many(delivery_ids=dispatched.deliveries, claim=dispatched.claim, threads=4)
+    response = client_for(user).get("/api/devices/")
+    assert b"internal detail" not in response.content
+    listed = {row["id"]: row["last_delivery"] for row in response.json()}
+    assert {key: (value["status_class"], value["reason"]) for key, value in listed.items()} == {
+        f"webpush:{ok.pk}": ("2xx", "sent"),
+        f"webpush:{failing.pk}": ("4xx", "http_4xx"),
+    }
+    failed = Delivery.objects.get(device_id=failing.pk)
+    assert "internal detail" in failed.last_error  # the ledger keeps the words, for the operator
