@@ -9,6 +9,8 @@ dispatcher step and sent the way the worker sends them (chunks of recovery.tasks
 as the worker's --concurrency=2, each chunk from the 16 sender threads):
 
   clean         every device answers at once
+  clean_old     the same, each chunk recorded only when all of its sends are done (the cost of recording
+                answers as they come in: more, smaller transactions)
   trickler      one device's push service answers one byte every --trickle seconds (cut at the push
                 deadline, --deadline seconds, and retried later)
   trickler_old  the same, but each chunk recorded only when all of its sends are done (the behaviour
@@ -57,12 +59,15 @@ def main() -> None:
         settings.BACKCARE_PUSH_DEADLINE = args.deadline
         run_phase("warmup", receiver, n=20, trickle=args.trickle)  # connections, pools, caches: not reported
         rows = {}
-        for phase in ("clean", "trickler", "trickler_old"):
+        for phase in ("clean", "clean_old", "trickler", "trickler_old"):
             rows[phase] = run_phase(phase, receiver, n=args.n, trickle=args.trickle)
 
-    print(f"{'phase':<14} {'sent':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'slow':>6}")
+    print(f"{'phase':<14} {'sent':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'slow':>6} {'groups':>7}")
     for phase, row in rows.items():
-        print(f"{phase:<14} {row['sent']:>5} {row['p50']:>8.0f} {row['p99']:>8.0f} {row['max']:>8.0f} {row['slow']:>6}")
+        print(
+            f"{phase:<14} {row['sent']:>5} {row['p50']:>8.0f} {row['p99']:>8.0f} {row['max']:>8.0f} {row['slow']:>6}"
+            f" {row['groups']:>7}"
+        )
     flat = {"n": args.n, "trickle_s": args.trickle, "deadline_s": args.deadline}
     for phase, row in rows.items():
         flat.update({f"{phase}_{key}": value for key, value in row.items()})
@@ -92,7 +97,15 @@ def run_phase(phase: str, receiver, *, n: int, trickle: float) -> dict:
         receiver.respond(slow_name, ("trickle", trickle))
 
     answered = sending._answered
-    if phase == "trickler_old":
+    record = sending._record_batch
+    groups = []
+
+    def counted(jobs, *, now):
+        groups.append(len(jobs))
+        return record(jobs, now=now)
+
+    sending._record_batch = counted
+    if phase.endswith("_old"):
 
         def all_at_once(jobs, *, threads):
             done = [job for group in answered(jobs, threads=threads) for job in group]
@@ -118,7 +131,7 @@ def run_phase(phase: str, receiver, *, n: int, trickle: float) -> dict:
             list(worker.map(send, chunks))
         elapsed = time.monotonic() - started
     finally:
-        sending._answered = answered
+        sending._answered, sending._record_batch = answered, record
 
     mine = Delivery.objects.filter(reminder_id__in=reminders)
     sent = mine.filter(status=Delivery.Status.SENT)
@@ -130,6 +143,7 @@ def run_phase(phase: str, receiver, *, n: int, trickle: float) -> dict:
         "p99": harness.percentile(lateness, 0.99),
         "max": lateness[-1] if lateness else 0.0,
         "slow": slow,
+        "groups": len(groups),  # recording transactions
         "elapsed_s": round(elapsed, 2),
     }
 
