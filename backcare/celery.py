@@ -6,4 +6,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backcare.settings.local")
 
 app = Celery("backcare")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["backcare.core", "backcare.accounts", "recovery"])
+app.autodiscover_tasks(["backcare.core", "backcare.accounts", "backcare.push", "recovery"])

@@ -65,6 +65,7 @@ def test_celery_task_names_are_stable():
     assert names == {
         "backcare.accounts.tasks.expired_tokens_purge",
         "backcare.core.tasks.beat_heartbeat",
+        "backcare.push.tasks.device_test_send",
         "recovery.tasks.applications_close_overdue",
         "recovery.tasks.dispatch_due",
         "recovery.tasks.reminders_replan_episodes",

@@ -10,6 +10,7 @@ from django.db.models import Model
 from backcare.accounts.models import User
 from backcare.core.errors import NotFound
 from backcare.push.devices import DEVICE_MODELS
+from backcare.push.models import DeviceStatus
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
@@ -66,3 +67,18 @@ def devices_by_key(*, keys: Iterable[DeviceKey]) -> dict[DeviceKey, Model]:
         if kind in DEVICE_MODELS
         for device in DEVICE_MODELS[kind].objects.filter(pk__in=pks)
     }
+
+
+def device_statuses(*, user: User) -> dict[DeviceKey, DeviceStatus]:
+    """Each of the user's devices' last test and last delivery, by (type, pk) (one query)."""
+    return {(row.device_type, row.device_id): row for row in DeviceStatus.objects.filter(user=user)}
+
+
+def device_status_get(*, kind: str, pk: int) -> DeviceStatus | None:
+    return DeviceStatus.objects.filter(device_type=kind, device_id=pk).first()
+
+
+def device_list_with_status(*, user: User) -> list[tuple[str, Model, DeviceStatus | None]]:
+    """`device_list`, each with its last test and delivery (None: never tried)."""
+    statuses = device_statuses(user=user)
+    return [(kind, device, statuses.get((kind, device.pk))) for kind, device in device_list(user=user)]

@@ -15,18 +15,24 @@ reminders, never read them (the payload is encrypted to the keys the browser hol
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
+from django.utils import timezone
 
 from backcare.accounts.models import User
 from backcare.core.errors import Conflict
 from backcare.push.devices import DEVICE_KINDS, DEVICE_MODELS
-from backcare.push.selectors import device_count, device_get, devices_active
-from backcare.push.transports import push_test
+from backcare.push.models import DeviceStatus
+from backcare.push.probe import push_test
+from backcare.push.selectors import device_count, device_get, devices_active, devices_by_key
+from backcare.push.transports import status_class
 
 # WebPushDevice.browser is only used by django-push-notifications to complete registration ids that are
 # not full endpoints (we never store such ids); kept right anyway.
@@ -137,6 +143,7 @@ def device_rename(*, user: User, kind: str, pk: int, name: str | None) -> Model:
 @transaction.atomic
 def device_delete(*, user: User, kind: str, pk: int) -> None:
     device_get(user=user, kind=kind, pk=pk, for_update=True).delete()
+    DeviceStatus.objects.filter(device_type=kind, device_id=pk).delete()
 
 
 def device_deactivate(*, device_type: str, device_id: int) -> bool:
@@ -148,33 +155,105 @@ def device_deactivate(*, device_type: str, device_id: int) -> bool:
 
 
 @dataclass(frozen=True)
-class TestPush:
-    devices: int  # active devices the test went to
-    results: list[dict]  # {"id", "ok", "status_code", "error"} per device
+class DeviceResult:
+    """How one push to a device ended, as the device list shows it: a status class and a reason code."""
+
+    device_type: str
+    device_id: int
+    user_id: int
+    at: datetime
+    status_code: int | None
+    reason: str
 
 
-def device_test_push(*, user: User) -> TestPush:
-    """Send a test notification to each of the user's active devices now, and say how each went.
+_STATUS_FIELDS = {
+    "test": ("test_at", "test_status_class", "test_reason"),
+    "delivery": ("delivery_at", "delivery_status_class", "delivery_reason"),
+}
 
-    No active device: Conflict, and nothing is sent. A device whose push service says it is gone is
-    deactivated, as the outbox does.
+
+def device_statuses_record(*, what: Literal["test", "delivery"], results: Iterable[DeviceResult]) -> int:
+    """Keep each device's latest `what` result (one upsert; the newest result per device wins)."""
+    latest: dict[tuple[str, int], DeviceResult] = {}
+    for result in results:
+        key = (result.device_type, result.device_id)
+        if key not in latest or latest[key].at <= result.at:
+            latest[key] = result
+    if not latest:
+        return 0
+    at_field, class_field, reason_field = _STATUS_FIELDS[what]
+    rows = [
+        DeviceStatus(
+            user_id=result.user_id,
+            device_type=result.device_type,
+            device_id=result.device_id,
+            **{at_field: result.at, class_field: status_class(result.status_code) or "", reason_field: result.reason},
+        )
+        for result in sorted(latest.values(), key=lambda r: (r.device_type, r.device_id))  # a stable lock order
+    ]
+    DeviceStatus.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["device_type", "device_id"],
+        update_fields=[at_field, class_field, reason_field],
+    )
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class TestRequest:
+    devices: list[str]  # "<type>:<id>" of each active device the test is queued for
+    requested_at: datetime
+
+
+def device_test_request(*, user: User) -> TestRequest:
+    """Queue a test notification to each of the user's active devices (sent by a worker, after commit).
+
+    No active device: Conflict, and nothing is queued. The result is read back on the device list.
     """
     devices = devices_active(user=user)
     if not devices:
         raise Conflict("No active device to send to: register this device for notifications first.")
-    # By type, then by id: the order the results have always come in.
     devices.sort(key=lambda row: (DEVICE_KINDS.index(row[0]), row[1].pk))
+    keys = [f"{kind}:{device.pk}" for kind, device in devices]
+    now = timezone.now()
+    with transaction.atomic():
+        for kind, device in devices:
+            DeviceStatus.objects.update_or_create(
+                device_type=kind, device_id=device.pk, defaults={"user": user, "test_requested_at": now}
+            )
+        from backcare.push.tasks import device_test_send  # the task module imports these services
+
+        transaction.on_commit(lambda: device_test_send.delay(user.pk, keys), robust=True)
+    return TestRequest(keys, now)
+
+
+def device_test_send(*, user_id: int, device_keys: list[str]) -> list[DeviceResult]:
+    """Send the test notification to these devices of the user (still active), then record how each went.
+
+    Network I/O outside any transaction; a device whose push service says it is gone is deactivated, as
+    the outbox does.
+    """
+    keys = []
+    for key in device_keys:
+        kind, _, pk = str(key).partition(":")
+        if kind in DEVICE_MODELS and pk.isdigit():
+            keys.append((kind, int(pk)))
+    found = devices_by_key(keys=keys)
+    devices = [
+        (kind, found[(kind, pk)])
+        for kind, pk in keys
+        if (kind, pk) in found and found[(kind, pk)].user_id == user_id and found[(kind, pk)].active
+    ]
     tried = push_test(devices=devices)
-    for each in tried:
-        if each.outcome.gone:
-            device_deactivate(device_type=each.device_type, device_id=each.device_id)
+    now = timezone.now()
     results = [
-        {
-            "id": f"{each.device_type}:{each.device_id}",
-            "ok": each.outcome.ok,
-            "status_code": each.outcome.status_code,
-            "error": each.outcome.error,
-        }
+        DeviceResult(each.device_type, each.device_id, user_id, now, each.outcome.status_code, each.outcome.reason_code)
         for each in tried
     ]
-    return TestPush(len(devices), results)
+    with transaction.atomic():
+        for each in tried:
+            if each.outcome.gone:
+                device_deactivate(device_type=each.device_type, device_id=each.device_id)
+        device_statuses_record(what="test", results=results)
+    return results

@@ -23,21 +23,18 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model
 from pywebpush import WebPusher, WebPushException
-from requests.adapters import HTTPAdapter
 
+from backcare.push import http as push_http
+from backcare.push.endpoints import EndpointRefused, endpoint_parse
 from backcare.push.vapid import push_tls_verify, vapid_headers_for
 
 logger = logging.getLogger(__name__)
@@ -47,6 +44,39 @@ DEVICE_GONE = "device inactive or removed"
 GONE_CODES = frozenset({404, 410})
 # Never wait longer than this for a push service that asks for more (a Retry-After of a day).
 RETRY_AFTER_MAX = 3600.0
+# Reason codes: what a client may be told about a push that did not go through. The words (`error`: a
+# push service's body, a network error's text) go to the server log and the delivery ledger only.
+REASONS = (
+    "sent",
+    "gone",  # the push service says the subscription no longer exists (404/410)
+    "timeout",  # the push did not finish within its total deadline
+    "refused_address",  # the host resolves to an address a push may not go to (private, loopback, ...)
+    "refused_endpoint",  # the endpoint URL itself is refused (see backcare/push/endpoints.py)
+    "redirect",  # the push service answered 3xx (never followed)
+    "throttled",  # 429
+    "http_4xx",
+    "http_5xx",
+    "network",  # could not connect, TLS failed, connection reset
+    "bad_keys",  # the subscription's keys do not encrypt
+    "not_configured",  # this server cannot send to this kind of device
+    "failed",  # anything else
+)
+
+
+def reason_for(status_code: int | None) -> str:
+    if status_code in SENT_CODES:
+        return "sent"
+    if status_code in GONE_CODES:
+        return "gone"
+    if status_code == 429:
+        return "throttled"
+    if status_code and 300 <= status_code < 400:
+        return "redirect"
+    if status_code and status_code >= 500:
+        return "http_5xx"
+    if status_code and status_code >= 400:
+        return "http_4xx"
+    return "failed"
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,13 @@ class Outcome:
     permanent: bool
     retry_after: float | None = None
     error: str = ""
+    reason: str = ""  # one of REASONS; derived from the status code when not given
+
+    @property
+    def reason_code(self) -> str:
+        if self.ok:
+            return "sent"
+        return self.reason or reason_for(self.status_code)
 
     @property
     def ok(self) -> bool:
@@ -69,13 +106,20 @@ class TransportError(Exception):
     """The push service refused, or could not be reached. `permanent`: sending again cannot help."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, status_code: int | None = None, retry_after=None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        status_code: int | None = None,
+        retry_after=None,
+        reason: str = "",
     ) -> None:
         super().__init__(message)
         self.message, self.permanent, self.status_code, self.retry_after = message, permanent, status_code, retry_after
+        self.reason = reason
 
     def outcome(self) -> Outcome:
-        return Outcome(self.status_code, self.permanent, self.retry_after, self.message)
+        return Outcome(self.status_code, self.permanent, self.retry_after, self.message, self.reason)
 
 
 def topic_for(collapse_key: str) -> str:
@@ -110,61 +154,30 @@ def send_threads() -> int:
     return max(1, int(getattr(settings, "BACKCARE_SEND_THREADS", 16)))
 
 
-# --- one HTTP session per process ------------------------------------------------------------
-
-_session_lock = threading.Lock()
-_session: requests.Session | None = None
-_session_pid: int | None = None
+# --- the HTTP session, the deadline, reason codes ----------------------------------------------------
 
 
 def http_session() -> requests.Session:
-    """The process's shared session. Rebuilt after a fork (Celery's prefork children)."""
-    global _session, _session_pid
-    pid = os.getpid()
-    if _session is not None and _session_pid == pid:
-        return _session
-    with _session_lock:
-        if _session is None or _session_pid != pid:
-            session = requests.Session()
-            # No proxy variables scanned per request, and none may route a push elsewhere.
-            session.trust_env = False
-            threads = send_threads()
-            adapter = HTTPAdapter(pool_connections=32, pool_maxsize=threads, max_retries=0)
-            session.mount("https://", adapter)
-            # Plain HTTP is refused before any request; make it fail loudly if it ever got here.
-            session.mount("http://", _RefuseAdapter())
-            _session, _session_pid = session, pid
-    return _session
+    """The process's shared session (backcare/push/http.py: connections that check their addresses)."""
+    return push_http.http_session(pool_size=send_threads())
 
 
-class _RefuseAdapter(HTTPAdapter):
-    def send(self, request, *args, **kwargs):
-        raise requests.exceptions.InvalidURL(f"refusing plain-HTTP push endpoint {request.url!r}")
-
-
-def http_session_reset() -> None:
-    """Drop the pooled connections (tests: a receiver went away)."""
-    global _session
-    with _session_lock:
-        if _session is not None:
-            _session.close()
-        _session = None
-
-
-def endpoint_host_allowed(host: str) -> bool:
-    """BACKCARE_PUSH_ENDPOINT_HOSTS again at send time: a row that got past the devices API (or a list
-    narrowed since) is never posted to ('.example.com' allows any subdomain)."""
-    host = (host or "").lower().rstrip(".")
-    for entry in getattr(settings, "BACKCARE_PUSH_ENDPOINT_HOSTS", ()):
-        entry = entry.lower()
-        if host == entry or (entry.startswith(".") and host.endswith(entry)):
-            return True
-    return False
+http_session_reset = push_http.http_session_reset
 
 
 def _timeout() -> tuple[float, float]:
     connect, read = getattr(settings, "BACKCARE_PUSH_TIMEOUT", (5.0, 10.0))
     return float(connect), float(read)
+
+
+def push_deadline() -> float:
+    """The total time one push may take (connect, TLS, send, answer): BACKCARE_PUSH_DEADLINE seconds."""
+    return float(getattr(settings, "BACKCARE_PUSH_DEADLINE", 10.0))
+
+
+def status_class(status_code: int | None) -> str | None:
+    """'2xx', '4xx', ... for the API (never the push service's words)."""
+    return f"{status_code // 100}xx" if status_code else None
 
 
 # --- transports ------------------------------------------------------------------------------
@@ -200,25 +213,45 @@ class WebPushTransport(Transport):
             "Topic": topic_for(collapse_key),
             "Urgency": urgency,
         }
-        try:
-            response = http_session().post(
-                endpoint, data=body, headers=headers, timeout=_timeout(), verify=push_tls_verify()
-            )
-        except requests.RequestException as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
+        # One total deadline for the whole post; redirects are never followed (a 3xx is an answer).
+        with push_http.deadline(push_deadline()) as limit:
+            try:
+                response = http_session().post(
+                    endpoint,
+                    data=body,
+                    headers=headers,
+                    timeout=_timeout(),
+                    verify=push_tls_verify(),
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise self._failure(exc, limit) from exc
+        if limit.expired:
+            # Cut at the deadline: a status line read up to the cut parses as an answer; it is not one.
+            raise TransportError(f"no complete answer within {limit.seconds:g} s", reason="timeout")
         # Not streamed: the body is read and the connection back in the pool already.
         return self._answer(response)
 
     @staticmethod
+    def _failure(exc: requests.RequestException, limit: push_http.Deadline) -> TransportError:
+        """Retried later (like a 5xx), whatever it was; the reason says which kind of failure."""
+        detail = f"{type(exc).__name__}: {exc}"[:500]
+        if limit.refused:
+            return TransportError(f"refused address: {limit.refused}", reason="refused_address")
+        if limit.expired or isinstance(exc, requests.Timeout):
+            return TransportError(f"no answer within {limit.seconds:g} s ({detail})", reason="timeout")
+        return TransportError(detail, reason="network")
+
+    @staticmethod
     def _endpoint(device) -> str:
-        endpoint = device.registration_id or ""
-        parts = urlsplit(endpoint)
-        if parts.scheme != "https" or not parts.hostname:
-            # django-push-notifications would rewrite this onto a public push URL; never send it.
-            raise TransportError("endpoint is not an https URL", permanent=True)
-        if not endpoint_host_allowed(parts.hostname):
-            raise TransportError(f"endpoint host {parts.hostname!r} is not an allowed push service", permanent=True)
-        return endpoint
+        try:
+            # The devices API's own parser: what it checked is what is posted to.
+            return endpoint_parse(device.registration_id or "").url
+        except EndpointRefused as exc:
+            # django-push-notifications would rewrite a bare id onto a public push URL; never send it.
+            raise TransportError(
+                f"endpoint refused: {exc.message}", permanent=True, reason="refused_endpoint"
+            ) from None
 
     @staticmethod
     def _encrypt(device, endpoint: str, payload: dict) -> bytes:
@@ -226,7 +259,7 @@ class WebPushTransport(Transport):
             pusher = WebPusher({"endpoint": endpoint, "keys": {"p256dh": device.p256dh, "auth": device.auth}})
             return pusher.encode(json.dumps(payload, separators=(",", ":")).encode(), "aes128gcm")["body"]
         except (WebPushException, ValueError, TypeError, IndexError) as exc:
-            raise TransportError(f"bad subscription keys: {exc}", permanent=True) from exc
+            raise TransportError(f"bad subscription keys: {exc}", permanent=True, reason="bad_keys") from exc
 
     @staticmethod
     def _authorization(endpoint: str) -> dict[str, str]:
@@ -235,7 +268,7 @@ class WebPushTransport(Transport):
             return vapid_headers_for(endpoint)
         except ImproperlyConfigured as exc:
             # An operator's error, not the device's: retried, so a fixed key still delivers.
-            raise TransportError(f"push not configured: {exc}") from exc
+            raise TransportError(f"push not configured: {exc}", reason="not_configured") from exc
 
     @staticmethod
     def _answer(response: requests.Response) -> int:
@@ -249,6 +282,9 @@ class WebPushTransport(Transport):
         if code == 429 or code >= 500:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             raise TransportError(f"{code} {text}", status_code=code, retry_after=retry_after)
+        if 300 <= code < 400:
+            where = response.headers.get("Location", "")[:200]
+            raise TransportError(f"{code} redirect to {where!r} not followed", permanent=True, status_code=code)
         raise TransportError(f"{code} {text}".strip(), permanent=True, status_code=code)
 
 
@@ -256,7 +292,9 @@ class _NotConfigured(Transport):
     extra = ""
 
     def _not_configured(self) -> TransportError:
-        return TransportError(f"transport not configured (install {self.extra})", permanent=True)
+        return TransportError(
+            f"transport not configured (install {self.extra})", permanent=True, reason="not_configured"
+        )
 
 
 class FCMTransport(_NotConfigured):
@@ -331,41 +369,3 @@ TRANSPORTS: dict[str, Transport] = {t.device_type: t for t in (WebPushTransport(
 
 def transport_for(device_type: str) -> Transport | None:
     return TRANSPORTS.get(device_type)
-
-
-# --- a test notification, now ----------------------------------------------------------------
-
-TEST_PAYLOAD = {
-    "title": "Notifications are on",
-    "body": "backcare reminders will appear like this.",
-    "tag": "test",
-    "kind": "test",
-    "reminder_id": None,
-    "ack_token": None,
-    "actions": [],
-    "url": "/",
-}
-
-
-@dataclass(frozen=True)
-class Tried:
-    """How a test push to one device went."""
-
-    device_type: str
-    device_id: int
-    outcome: Outcome
-    duration_ms: int
-
-
-def push_test(*, devices: list[tuple[str, Model]]) -> list[Tried]:
-    """Send a test notification to each (type, device) now; network only (the caller deactivates gone ones)."""
-    results = []
-    for device_type, device in devices:
-        transport = transport_for(device_type)
-        if transport is None:
-            continue
-        started = time.monotonic()
-        outcome = transport.send(device, dict(TEST_PAYLOAD), collapse_key="test", ttl=60)
-        results.append(Tried(device_type, device.pk, outcome, int((time.monotonic() - started) * 1000)))
-        logger.info("push test to %s:%s -> %s %s", device_type, device.pk, outcome.status_code, outcome.error)
-    return results

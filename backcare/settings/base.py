@@ -300,6 +300,16 @@ PUSH_SERVICE_HOSTS = [
     ".push.apple.com",  # Safari
 ]
 BACKCARE_PUSH_ENDPOINT_HOSTS = env.list("BACKCARE_PUSH_ENDPOINT_HOSTS", default=PUSH_SERVICE_HOSTS)
+# Endpoints are parsed and checked by backcare/push/endpoints.py: https, port 443, a host name (no IP literal),
+# and at connect time only public addresses. Loopback (the test receiver on 127.0.0.1, any port) only when
+# this is on: tests, benches and a developer's machine, never production.
+BACKCARE_PUSH_ALLOW_LOOPBACK = env_bool("BACKCARE_PUSH_ALLOW_LOOPBACK", False)
+# The total time one push may take (connect + TLS + send + answer), in seconds; one that misses it is
+# retried later like a 5xx.
+BACKCARE_PUSH_DEADLINE = env.float("BACKCARE_PUSH_DEADLINE", default=10.0)
+# Keep it well inside BACKCARE_DISPATCH_CLAIM_TTL: an answer that comes after its claim expired is only logged.
+if BACKCARE_PUSH_DEADLINE <= 0:
+    raise ImproperlyConfigured("BACKCARE_PUSH_DEADLINE must be a positive number of seconds")
 # Devices one account may register; beyond it the oldest inactive ones are dropped, then 409.
 BACKCARE_MAX_DEVICES_PER_USER = env.int("BACKCARE_MAX_DEVICES_PER_USER", default=20)
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["push_test"] = env.str("BACKCARE_PUSH_TEST_THROTTLE", default="6/min")

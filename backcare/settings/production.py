@@ -44,3 +44,5 @@ _push = push_settings(
 BACKCARE_VAPID_PRIVATE_KEY = _push.private_key
 BACKCARE_VAPID_PUBLIC_KEY = _push.public_key
 PUSH_NOTIFICATIONS_SETTINGS = _push.library
+# Never in production: the loopback stand-in for a push service is for tests, benches and local runs.
+BACKCARE_PUSH_ALLOW_LOOPBACK = False

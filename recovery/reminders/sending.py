@@ -1,8 +1,11 @@
 """Sending: a batch of claimed deliveries is posted, and every answer recorded.
 
   read      rows, devices and payloads in a few queries (`_jobs_for`, `_prepare`)
-  post      from a thread pool, outside any transaction; network only (`_post`)
-  record    in one transaction, only for rows still holding the claim they were sent under: sent ->
+  post      from a thread pool, outside any transaction; network only (`_post`), each push within its total
+            deadline (BACKCARE_PUSH_DEADLINE)
+  record    as answers come in (`_answered`: those that finish together, in one transaction each), so a
+            slow push service never holds up the recording of anyone else's reminder; only for rows
+            still holding the claim they were sent under: sent ->
             the reminder is sent (first success); transient -> retry with backoff; permanent or too
             many tries -> gone / failed; the last delivery of a reminder to end without success fails
             the reminder (`_record_batch`)
@@ -18,8 +21,8 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +32,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from backcare.push.selectors import devices_by_key
-from backcare.push.services import device_deactivate
+from backcare.push.services import DeviceResult, device_deactivate, device_statuses_record
 from backcare.push.transports import DEVICE_GONE, Outcome, transport_for
 from recovery.reminders.endings import reminder_finish_if_done, reminders_mark_sent
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
@@ -42,6 +45,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = 5.0
 BACKOFF_CAP = 600.0
 _RELATED = ("reminder", "reminder__episode", "reminder__episode__protocol_version")
+# After the first answer of a round, wait this long for more, so answers that come together are
+# recorded together (one transaction) while a slow one is recorded on its own, later.
+GROUP_LINGER = 0.05
 
 
 def backoff_seconds(attempts: int, retry_after: float | None = None, *, rng: random.Random | None = None) -> float:
@@ -102,12 +108,14 @@ def _send_batch(delivery_ids, *, claim, now, threads: int, replan: Callable[[lis
     sending = [job for job in jobs if not job.cancel]
     _prepare(sending, now=now)
     _recheck(sending)
-    _post_all([job for job in sending if job.outcome is None and not job.cancel], threads=threads)
-    recorded, episodes = _record_batch([job for job in jobs if not job.error], now=timezone.now())
-    results.update(recorded)
-    results.update({job.delivery.pk: "error" for job in jobs if job.error})
-    if episodes:
-        replan(sorted(episodes, key=str))
+    answered = [job for job in jobs if job.cancel or job.outcome is not None]  # nothing to post
+    for group in _answered([job for job in sending if job.outcome is None and not job.cancel], threads=threads):
+        group, answered = answered + group, []
+        recorded, episodes = _record_batch([job for job in group if not job.error], now=timezone.now())
+        results.update(recorded)
+        results.update({job.delivery.pk: "error" for job in group if job.error})
+        if episodes:
+            replan(sorted(episodes, key=str))
     return results
 
 
@@ -166,12 +174,18 @@ def _recheck(jobs: list[_Job]) -> None:
 # --- post --------------------------------------------------------------------------------------------
 
 
-def _post_all(jobs: list[_Job], *, threads: int) -> None:
-    if threads > 1 and len(jobs) > 1:
-        list(_send_pool(threads).map(_post, jobs))
-    else:
+def _answered(jobs: list[_Job], *, threads: int) -> Iterator[list[_Job]]:
+    """Post the jobs; yield them in groups as their answers come in (at least one group, maybe empty)."""
+    if threads <= 1 or len(jobs) <= 1:
         for job in jobs:
             _post(job)
+        yield jobs
+        return
+    pending = {_send_pool(threads).submit(_post, job): job for job in jobs}
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        more, _ = wait(pending.keys() - done, timeout=GROUP_LINGER, return_when=ALL_COMPLETED)
+        yield [pending.pop(future) for future in (*done, *more)]
 
 
 def _post(job: _Job) -> None:
@@ -238,8 +252,23 @@ def _record_batch(jobs: list[_Job], *, now: datetime) -> tuple[dict[int, str], s
             _sort_answer(job, holds=held.get(job.delivery.pk) == job.claim, reminders=reminders, answers=answers)
         _write_deliveries(answers, now=now)
         ended = _reminders_end(answers, now=now)
+        # Each device's last delivery, as its owner's device list shows it (a reason code, no words).
+        posted = [job for job in jobs if job.outcome is not None and job.payload is not None]
+        device_statuses_record(what="delivery", results=[_device_result(job) for job in posted])
     about = {job.delivery.reminder_id: job.delivery.reminder for job in jobs}
     return answers.results, {about[pk].episode_id for pk in ended if about[pk].kind in REPLAN_AFTER}
+
+
+def _device_result(job: _Job) -> DeviceResult:
+    delivery, outcome = job.delivery, job.outcome
+    return DeviceResult(
+        delivery.device_type,
+        delivery.device_id,
+        delivery.reminder.patient_id,
+        job.at,
+        outcome.status_code,
+        outcome.reason_code,
+    )
 
 
 def _lock_batch(jobs: list[_Job]) -> tuple[dict[int, str], dict[int, datetime]]:

@@ -3,6 +3,7 @@
     with PushReceiver(vapid_public_key=settings.BACKCARE_VAPID_PUBLIC_KEY) as receiver:
         sub = receiver.subscription("alice")  # {"endpoint": "https://127.0.0.1:<port>/push/alice", "keys": {...}}
         receiver.respond("alice", 429, ("slow", 0.2))  # next answers: 429, then 201 after 0.2 s
+        receiver.respond("bob", ("trickle", 2.0), ("redirect", url), ("say", 403, "text"))  # hostile answers
         ...send to sub["endpoint"], trusting receiver.ca_file...
         (message,) = receiver.wait_for(1, timeout=5)
         assert message.payload == {...} and message.topic == "..."
@@ -36,6 +37,7 @@ import base64
 import binascii
 import collections
 import contextlib
+import dataclasses
 import datetime
 import ipaddress
 import json
@@ -190,12 +192,27 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:  # noqa: A002 - the base class's signature
         pass
 
-    def _answer(self, status: int, headers: dict[str, str] | None = None) -> None:
+    def _answer(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _trickle(self, interval: float) -> bool:
+        """A 201 written one byte every `interval` seconds; False when the client hung up first."""
+        self.close_connection = True
+        answer = b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nX-Padding: " + b"." * 64 + b"\r\n\r\n"
+        try:
+            for byte in answer:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            return False
+        return True
 
     def do_POST(self) -> None:
         at = time.time()
@@ -210,8 +227,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(413)
             return
         body = self.rfile.read(length)
-        status, headers = self.server.receiver._handle(self.path, self.headers, body, at)
-        self._answer(status, headers)
+        status, headers, extra = self.server.receiver._handle(self.path, self.headers, body, at)
+        if isinstance(extra, float):
+            self.server.receiver._trickled(self.path, at, self._trickle(extra))
+        else:
+            self._answer(status, headers, extra)
 
     def do_GET(self) -> None:
         self._answer(405, {"Allow": "POST"})
@@ -230,7 +250,9 @@ class PushReceiver:
         self._subscriptions: dict[str, _Subscription] = {}
         self._answers: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self._verified_tokens: dict[str, tuple[bytes, dict]] = {}
+        self._trickling: dict[tuple[str, float], Received] = {}
         self._connections: set = set()
+        self.connections_opened = 0  # TLS connections accepted so far (a request or not)
         self._successes = 0
         self.received: list[Received] = []
         self._directory: str | None = None
@@ -287,6 +309,7 @@ class PushReceiver:
     def _connection_opened(self, connection) -> None:
         with self._lock:
             self._connections.add(connection)
+            self.connections_opened += 1
 
     def _connection_closed(self, connection) -> None:
         with self._lock:
@@ -311,10 +334,14 @@ class PushReceiver:
 
     def respond(self, name: str, *answers) -> None:
         """Queue the answers for the next accepted requests to `name`: an int status (201, 404, 410, 429,
-        500, 503, ...) or ("slow", seconds): wait that long, then 201. Requests refused by the checks
-        (bad VAPID, undecryptable, ...) do not use up a queued answer."""
+        500, 503, ...) or ("slow", seconds): wait that long, then 201. Hostile ones: ("trickle", seconds):
+        a 201 written one byte every `seconds` (recorded as 201 only if the client read it all, else 599);
+        ("redirect", url[, status]): a 302 (or `status`) to `url`; ("say", status, text): that status with `text` as the body.
+        Requests refused by the checks (bad VAPID, undecryptable, ...) do not use up a queued answer."""
         for answer in answers:
-            slow = isinstance(answer, tuple) and len(answer) == 2 and answer[0] == "slow"
+            slow = isinstance(answer, tuple) and len(answer) == 2 and answer[0] in ("slow", "trickle")
+            if isinstance(answer, tuple) and answer[:1] in (("redirect",), ("say",)):
+                continue
             if slow:
                 if not isinstance(answer[1], int | float) or answer[1] < 0:
                     raise ValueError(f"('slow', seconds) needs a non-negative number: {answer!r}")
@@ -342,7 +369,8 @@ class PushReceiver:
 
     # --- the push service's side ------------------------------------------------------------------
 
-    def _handle(self, path: str, headers, body: bytes, at: float) -> tuple[int, dict[str, str]]:
+    def _handle(self, path: str, headers, body: bytes, at: float) -> tuple[int, dict[str, str], bytes | float]:
+        """(status, headers, body) to answer with; a float instead of a body: trickle the answer."""
         name = path.split("?", 1)[0].removeprefix("/push/") if path.startswith("/push/") else None
         ttl_header, urgency, topic = headers.get("TTL"), headers.get("Urgency"), headers.get("Topic")
         ttl = int(ttl_header) if ttl_header is not None and ttl_header.isdigit() else None
@@ -379,7 +407,7 @@ class PushReceiver:
             self._record(
                 Received(name or path, topic, ttl, urgency, None, vapid_sub, at, refused.status, refused.error)
             )
-            return refused.status, {}
+            return refused.status, {}, b""
         if not self.count_only:
             try:
                 payload = json.loads(plaintext)
@@ -388,13 +416,31 @@ class PushReceiver:
         with self._lock:
             answers = self._answers.get(name)
             answer = answers.popleft() if answers else 201
+        if isinstance(answer, tuple) and answer[0] == "trickle":
+            with self._lock:
+                self._trickling[(path, at)] = Received(name, topic, ttl, urgency, payload, vapid_sub, at, 201)
+            return 201, {}, float(answer[1])
+        if isinstance(answer, tuple) and answer[0] == "redirect":
+            status = answer[2] if len(answer) > 2 else 302
+            self._record(Received(name, topic, ttl, urgency, payload, vapid_sub, at, status))
+            return status, {"Location": answer[1]}, b""
+        if isinstance(answer, tuple) and answer[0] == "say":
+            self._record(Received(name, topic, ttl, urgency, payload, vapid_sub, at, answer[1]))
+            return answer[1], {"Content-Type": "text/plain"}, answer[2].encode()
         if isinstance(answer, tuple):
             time.sleep(answer[1])
             answer = 201
         self._record(Received(name, topic, ttl, urgency, payload, vapid_sub, at, answer))
         if answer == 201:
-            return 201, {"Location": f"{self.base_url}/message/{uuid.uuid4()}"}
-        return answer, {}
+            return 201, {"Location": f"{self.base_url}/message/{uuid.uuid4()}"}, b""
+        return answer, {}, b""
+
+    def _trickled(self, path: str, at: float, complete: bool) -> None:
+        with self._lock:
+            message = self._trickling.pop((path, at))
+        if not complete:
+            message = dataclasses.replace(message, status=599, error="client hung up mid-answer")
+        self._record(message)
 
     def _record(self, message: Received) -> None:
         with self._arrived:

@@ -1,28 +1,17 @@
 import re
-from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from backcare.core.api import StrictSerializer
 from backcare.push.devices import DEVICE_KINDS
+from backcare.push.endpoints import EndpointRefused, endpoint_parse
+from backcare.push.transports import REASONS
 from backcare.push.vapid import b64url_decode, b64url_encode
 
 _FCM_TOKEN = re.compile(r"[A-Za-z0-9_:.\-]+")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
-
-
-def _host_allowed(host: str) -> bool:
-    for allowed in settings.BACKCARE_PUSH_ENDPOINT_HOSTS:
-        allowed = allowed.strip().lower()
-        if allowed.startswith("."):
-            if host.endswith(allowed) and len(host) > len(allowed):
-                return True
-        elif host == allowed:
-            return True
-    return False
 
 
 def _decode_key(value: str, length: int, what: str) -> bytes:
@@ -63,21 +52,11 @@ class SubscriptionInputSerializer(StrictSerializer):
     keys = SubscriptionKeysInputSerializer()
 
     def validate_endpoint(self, value: str) -> str:
-        if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-            raise serializers.ValidationError("Must be a URL without spaces or control characters.")
+        # The sender's own parser (backcare/push/endpoints.py): what passes here is exactly what is posted to.
         try:
-            parts = urlsplit(value)
-            host = (parts.hostname or "").lower()
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
-        except ValueError:
-            raise serializers.ValidationError("Must be a valid https:// URL.") from None
-        if parts.scheme.lower() != "https":
-            raise serializers.ValidationError("Must be an https:// URL (push services only accept TLS).")
-        if not host or parts.username is not None or parts.password is not None or parts.fragment:
-            raise serializers.ValidationError("Must be an https:// URL with a host, no credentials and no #fragment.")
-        if not _host_allowed(host):
-            raise serializers.ValidationError(f"{host} is not a known push service.")
-        return value
+            return endpoint_parse(value).url
+        except EndpointRefused as exc:
+            raise serializers.ValidationError(exc.message, code=exc.reason) from None
 
 
 class _RegisterInputSerializer(StrictSerializer):
@@ -170,6 +149,21 @@ class DeviceTestInputSerializer(StrictSerializer):
     """No fields: an empty object (or no body)."""
 
 
+class DeviceResultOutputSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(allow_null=True, help_text="When the push ended; null while a test is queued.")
+    status_class = serializers.CharField(
+        allow_null=True, help_text='The push service\'s answer, as a class ("2xx", "4xx", "5xx"); null: no answer.'
+    )
+    reason = serializers.ChoiceField(
+        choices=list(REASONS), allow_null=True, help_text='"sent", or why not ("timeout", "gone", "http_5xx", ...).'
+    )
+
+
+class DeviceTestStatusOutputSerializer(DeviceResultOutputSerializer):
+    requested_at = serializers.DateTimeField(allow_null=True, help_text="When the last test was asked for.")
+    pending = serializers.BooleanField(help_text="The last test asked for has not finished yet.")
+
+
 class DeviceOutputSerializer(serializers.Serializer):
     id = serializers.CharField(help_text='"<type>:<number>", e.g. "webpush:12"; use it in /api/devices/{id}/.')
     type = serializers.ChoiceField(choices=list(DEVICE_KINDS))
@@ -178,18 +172,18 @@ class DeviceOutputSerializer(serializers.Serializer):
         help_text="false once the push service said the registration is gone; registering it again reactivates it."
     )
     date_created = serializers.DateTimeField(allow_null=True)
-
-
-class DeviceTestResultSerializer(serializers.Serializer):
-    id = serializers.CharField(help_text='The device, as in the list ("webpush:12").')
-    ok = serializers.BooleanField(help_text="The push service accepted the notification.")
-    status_code = serializers.IntegerField(allow_null=True, help_text="The push service's answer, if any.")
-    error = serializers.CharField(allow_blank=True)
+    last_test = DeviceTestStatusOutputSerializer(
+        allow_null=True, help_text="The last test notification (POST /api/devices/test/); null: never tested."
+    )
+    last_delivery = DeviceResultOutputSerializer(allow_null=True, help_text="The last reminder sent to it; null: none.")
 
 
 class DeviceTestOutputSerializer(serializers.Serializer):
-    devices = serializers.IntegerField(help_text="How many active devices the test notification went to.")
-    results = DeviceTestResultSerializer(many=True, help_text="One per device, when the sender reports them.")
+    devices = serializers.IntegerField(help_text="How many active devices the test notification is queued for.")
+    queued = serializers.ListField(
+        child=serializers.CharField(), help_text='Their ids ("webpush:12"); each one\'s result shows on the list.'
+    )
+    requested_at = serializers.DateTimeField()
 
 
 class VapidKeyOutputSerializer(serializers.Serializer):

@@ -22,7 +22,32 @@ DEVICE_ID = OpenApiParameter(
 )
 
 
-def _device_data(kind: str, device) -> dict:
+def _last_test(state) -> dict | None:
+    if state is None or (state.test_requested_at is None and state.test_at is None):
+        return None
+    pending = state.test_requested_at is not None and (state.test_at is None or state.test_at < state.test_requested_at)
+    return {
+        "at": state.test_at,
+        "status_class": state.test_status_class or None,
+        "reason": state.test_reason or None,
+        "requested_at": state.test_requested_at,
+        "pending": pending,
+    }
+
+
+def _last_delivery(state) -> dict | None:
+    if state is None or state.delivery_at is None:
+        return None
+    return {
+        "at": state.delivery_at,
+        "status_class": state.delivery_status_class or None,
+        "reason": state.delivery_reason or None,
+    }
+
+
+def _device_data(kind: str, device, state=False) -> dict:
+    if state is False:  # one device: its state read here (the list reads them all at once)
+        state = selectors.device_status_get(kind=kind, pk=device.pk)
     return s.DeviceOutputSerializer(
         {
             "id": selectors.device_public_id(kind, device),
@@ -30,6 +55,8 @@ def _device_data(kind: str, device) -> dict:
             "name": device.name,
             "active": device.active,
             "date_created": device.date_created,
+            "last_test": _last_test(state),
+            "last_delivery": _last_delivery(state),
         }
     ).data
 
@@ -43,7 +70,8 @@ class DeviceListView(APIView):
         description="Your devices of every kind, newest first (not paginated: an account has at most a few).",
     )
     def get(self, request):
-        return Response([_device_data(kind, device) for kind, device in selectors.device_list(user=request.user)])
+        rows = selectors.device_list_with_status(user=request.user)
+        return Response([_device_data(kind, device, state) for kind, device, state in rows])
 
     @extend_schema(
         request=s.DeviceRegisterInputSerializer,
@@ -106,17 +134,21 @@ class DeviceTestView(APIView):
     @extend_schema(
         request=s.DeviceTestInputSerializer,
         responses={
-            200: s.DeviceTestOutputSerializer,
+            202: s.DeviceTestOutputSerializer,
             409: OpenApiResponse(description="No active device to send to."),
-            503: OpenApiResponse(description="Push sending is not available on this server."),
         },
         tags=TAGS,
-        description="Send a test notification to each of your active devices now, and say how each went.",
+        description=(
+            "Queue a test notification to each of your active devices and answer at once. How each went "
+            "shows on the device list (`last_test`: a status class and a reason code, never the push "
+            "service's words)."
+        ),
     )
     def post(self, request):
         s.DeviceTestInputSerializer(data=request.data).is_valid(raise_exception=True)
-        test = services.device_test_push(user=request.user)
-        return Response(s.DeviceTestOutputSerializer({"devices": test.devices, "results": test.results}).data)
+        test = services.device_test_request(user=request.user)
+        data = {"devices": len(test.devices), "queued": test.devices, "requested_at": test.requested_at}
+        return Response(s.DeviceTestOutputSerializer(data).data, status=status.HTTP_202_ACCEPTED)
 
 
 class VapidKeyView(APIView):

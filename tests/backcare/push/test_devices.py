@@ -19,7 +19,6 @@ from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 from pywebpush import WebPusher
 
 from backcare.push import services
-from backcare.push.transports import Outcome, Tried, http_session_reset
 from backcare.push.vapid import b64url_decode, b64url_encode, generate_private_key, public_key_b64, vapid_headers_for
 from tests.conftest import client_for
 from tests.factories import UserFactory
@@ -100,6 +99,8 @@ def test_register_a_browser(patient_api, patient):
         "name": "Laptop",
         "active": True,
         "date_created": data["date_created"],
+        "last_test": None,
+        "last_delivery": None,
     }
     assert device.user == patient
     assert device.registration_id == body["subscription"]["endpoint"]  # the full https endpoint
@@ -166,6 +167,8 @@ def test_register_an_apns_app(patient_api, patient):
         "name": None,
         "active": True,
         "date_created": data["date_created"],
+        "last_test": None,
+        "last_delivery": None,
     }
     assert device.registration_id == APNS_TOKEN  # stored in lower case: one token, one row
 
@@ -178,7 +181,8 @@ def test_list_holds_every_kind_newest_first_and_only_mine(patient_api, other_api
     listed = patient_api.get("/api/devices/").json()
     assert [row["id"] for row in listed] == [third["id"], second["id"], first["id"]]
     assert {row["type"] for row in listed} == {"webpush", "fcm", "apns"}
-    assert all(set(row) == {"id", "type", "name", "active", "date_created"} for row in listed)
+    fields = {"id", "type", "name", "active", "date_created", "last_test", "last_delivery"}
+    assert all(set(row) == fields for row in listed)
 
 
 # --- registering again ---------------------------------------------------------------------------
@@ -376,113 +380,6 @@ def test_a_physiotherapist_registers_devices_for_red_flag_alerts(physio_api, phy
 def test_anonymous_gets_nothing(api):
     for method, url in (("get", "/api/devices/"), ("post", "/api/devices/"), ("post", "/api/devices/test/")):
         assert getattr(api, method)(url, {}, format="json").status_code in (401, 403)
-
-
-# --- the test push -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_sender(monkeypatch):
-    """A stand-in for backcare.push.transports.push_test: records whose devices it was called for, reports
-    like the real one."""
-    calls = []
-
-    def push_test(*, devices):
-        calls.extend(dict.fromkeys(device.user for _kind, device in devices))
-        return [Tried(kind, device.pk, Outcome(201, False), 3) for kind, device in devices]
-
-    monkeypatch.setattr(services, "push_test", push_test)
-    return calls
-
-
-def test_test_push_goes_to_the_sender_and_reports_per_device(patient_api, patient, fake_sender):
-    device = register(patient_api, webpush_body())
-    register(patient_api, {"type": "fcm", "registration_id": FCM_TOKEN})
-    GCMDevice.objects.update(active=False)
-    response = patient_api.post("/api/devices/test/", {}, format="json")
-    assert response.status_code == 200
-    assert response.json() == {
-        "devices": 1,
-        "results": [{"id": device["id"], "ok": True, "status_code": 201, "error": ""}],
-    }
-    assert fake_sender == [patient]
-    assert patient_api.post("/api/devices/test/").status_code == 200  # no body at all is fine too
-
-
-def test_a_sender_that_reports_nothing_still_answers(patient_api, fake_sender, monkeypatch):
-    monkeypatch.setattr(services, "push_test", lambda *, devices: [])
-    register(patient_api, webpush_body())
-    assert patient_api.post("/api/devices/test/", {}, format="json").json() == {"devices": 1, "results": []}
-
-
-def test_test_push_reports_each_device_by_type_then_id_and_deactivates_a_gone_one(patient_api, monkeypatch):
-    monkeypatch.setattr(
-        services,
-        "push_test",
-        lambda *, devices: [
-            Tried(
-                kind,
-                device.pk,
-                Outcome(410, True, None, "subscription gone (410)") if kind == "fcm" else Outcome(201, False),
-                1,
-            )
-            for kind, device in devices
-        ],
-    )
-    fcm = register(patient_api, {"type": "fcm", "registration_id": FCM_TOKEN})
-    first = register(patient_api, webpush_body())
-    second = register(patient_api, webpush_body())
-    response = patient_api.post("/api/devices/test/", {}, format="json")
-    assert [(r["id"], r["ok"], r["error"]) for r in response.json()["results"]] == [
-        (first["id"], True, ""),
-        (second["id"], True, ""),
-        (fcm["id"], False, "subscription gone (410)"),
-    ]
-    assert not GCMDevice.objects.get().active and all(WebPushDevice.objects.values_list("active", flat=True))
-
-
-def test_test_push_reaches_my_browser_through_the_real_sender(patient_api):
-    """The wiring with backcare.push.transports.push_test, end to end, to the loopback receiver."""
-    with PushReceiver(vapid_public_key=settings.BACKCARE_VAPID_PUBLIC_KEY) as receiver:
-        register(patient_api, {"type": "webpush", "subscription": receiver.subscription("mine")})
-        with override_settings(BACKCARE_PUSH_CA_BUNDLE=receiver.ca_file):
-            http_session_reset()
-            try:
-                response = patient_api.post("/api/devices/test/", {}, format="json")
-            finally:
-                http_session_reset()
-        assert response.status_code == 200, response.content
-        assert response.json()["devices"] == 1
-        (message,) = receiver.wait_for(1, timeout=5)
-        assert message.name == "mine" and message.status == 201
-        assert message.vapid_sub == settings.BACKCARE_VAPID_SUBJECT
-
-
-def test_test_push_without_an_active_device_is_409_and_sends_nothing(patient_api, fake_sender):
-    assert patient_api.post("/api/devices/test/", {}, format="json").status_code == 409
-    register(patient_api, webpush_body())
-    WebPushDevice.objects.update(active=False)
-    response = patient_api.post("/api/devices/test/", {}, format="json")
-    assert response.status_code == 409
-    assert "register" in response.json()["detail"]
-    assert fake_sender == []
-
-
-def test_test_push_without_a_vapid_key_says_so_per_device(patient_api, settings):
-    """The test push goes through the real sender; a server without a VAPID key answers each WebPush
-    device with the reason (retried by the outbox, since an operator can fix the key)."""
-    device = register(patient_api, webpush_body())
-    settings.BACKCARE_VAPID_PRIVATE_KEY = ""
-    (result,) = patient_api.post("/api/devices/test/", {}, format="json").json()["results"]
-    assert result["id"] == device["id"] and not result["ok"] and result["status_code"] is None
-    assert result["error"].startswith("push not configured:")
-
-
-def test_test_push_takes_no_fields(patient_api, fake_sender):
-    register(patient_api, webpush_body())
-    response = patient_api.post("/api/devices/test/", {"devices": "all"}, format="json")
-    assert response.status_code == 400 and "devices" in response.json()
-    assert fake_sender == []
 
 
 # --- bad input -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.utils import timezone
 from push_notifications.models import APNSDevice, GCMDevice, WebPushDevice
 
 from backcare.push import transports as delivery
-from backcare.push.services import device_test_push
+from backcare.push.services import device_test_request, device_test_send
 from backcare.push.transports import Outcome, retry_after_seconds, topic_for
 from recovery.reminders.acks import reminder_ack_token_check, reminder_acknowledge
 from recovery.reminders.dispatch import NO_DEVICE, REMINDER_HOLD, deliveries_expand, reminders_dispatch
@@ -342,7 +342,7 @@ def test_endpoints_that_are_not_https_or_not_allowed_are_refused_without_a_reque
     assert send_all(dispatch()) == ["failed"]
     delivery_row = Delivery.objects.get()
     assert delivery_row.last_status_code is None
-    assert "https" in delivery_row.last_error or "not an allowed push service" in delivery_row.last_error
+    assert "https" in delivery_row.last_error or "not a known push service" in delivery_row.last_error
     device.refresh_from_db()
     assert device.active  # the device's fault is not known; it stays for the devices API to clean up
 
@@ -487,9 +487,10 @@ def test_push_test_reaches_every_active_device_now(patient, receiver):
     phone = subscribe(patient, receiver, "phone")
     subscribe(patient, receiver, "old", active=False)
     subscribe(UserFactory(), receiver, "someone-else")
-    test = device_test_push(user=patient)
-    assert test.devices == 1
-    assert [(r["id"], r["ok"], r["status_code"]) for r in test.results] == [(f"webpush:{phone.pk}", True, 201)]
+    test = device_test_request(user=patient)  # queued on commit (here: never committed, so sent below)
+    assert test.devices == [f"webpush:{phone.pk}"]
+    results = device_test_send(user_id=patient.pk, device_keys=test.devices)
+    assert [(r.device_id, r.status_code, r.reason) for r in results] == [(phone.pk, 201, "sent")]
     (message,) = receiver.wait_for(1, timeout=5)
     assert message.name == "phone" and message.payload["kind"] == "test"
     assert set(message.payload) == PAYLOAD_KEYS
