@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backcare.accounts.models import User
 from backcare.core.errors import Conflict, Invalid, NotFound
@@ -115,9 +116,9 @@ def episode_resume(*, patient: User, episode_id: uuid.UUID) -> Episode:
     if episode is None:
         raise NotFound("No such episode.")
     if episode.status != Episode.Status.OPEN:
-        raise Conflict({"detail": "This episode is resolved."})
+        raise Conflict({"detail": _("This episode is resolved.")})
     if episode.paused_since is None:
-        raise Conflict({"detail": "The plan is not paused."})
+        raise Conflict({"detail": _("The plan is not paused.")})
     now = timezone.now()
     _pause_end(episode, at=max(now, episode.paused_since), reason=EpisodePause.EndReason.RESUMED)
     episode.save(update_fields=["paused_since"])

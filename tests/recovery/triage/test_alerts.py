@@ -200,3 +200,20 @@ def test_alerts_and_acknowledgements_are_on_the_timeline(team, episode, patient_
     ]
     assert rows[1]["data"]["author"] == "Dr First" and rows[3]["data"]["level"] == "emergency"
     assert rows[0]["data"]["reason"] == "resumed" and rows[2]["ends_at"] == "2026-11-23T12:30:00Z"
+
+
+def test_an_alert_of_an_unlinked_patient_looks_exactly_like_one_that_does_not_exist(team, episode, patient_api):
+    checkin(patient_api, bowel_bladder_loss=True)
+    alert = ClinicianAlert.objects.get()
+    for who in ("stranger", "revoked"):
+        client = client_for(team[who])
+        theirs = client.post(f"/api/physio/alerts/{alert.pk}/acknowledge/", {}, format="json")
+        missing = client.post(f"/api/physio/alerts/{alert.pk + 1000}/acknowledge/", {}, format="json")
+        assert (
+            (theirs.status_code, theirs.json())
+            == (missing.status_code, missing.json())
+            == (
+                404,
+                {"detail": "No such alert."},
+            )
+        )
