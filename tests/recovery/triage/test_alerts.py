@@ -217,3 +217,21 @@ def test_an_alert_of_an_unlinked_patient_looks_exactly_like_one_that_does_not_ex
                 {"detail": "No such alert."},
             )
         )
+
+
+def test_an_emergency_checkin_costs_the_same_queries_whatever_the_team_size(clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (1, 2, 6):  # the first warms what is cached per process (the checklist)
+        patient = UserFactory()
+        EpisodeFactory(patient=patient, onset=NOW - timedelta(hours=5))
+        for _ in range(size):
+            CareLinkFactory(patient=patient, physiotherapist=PhysioFactory(), consented_at=NOW - timedelta(days=1))
+        api = client_for(patient)
+        with CaptureQueriesContext(connection) as queries:
+            checkin(api, bowel_bladder_loss=True)
+        counts.append(len(queries))
+        assert Reminder.objects.filter(patient=patient, kind="clinician_alert").count() == 12 * size
+    assert counts[1] == counts[2] <= 30, counts
