@@ -235,3 +235,14 @@ def test_an_emergency_checkin_costs_the_same_queries_whatever_the_team_size(cloc
         counts.append(len(queries))
         assert Reminder.objects.filter(patient=patient, kind="clinician_alert").count() == 12 * size
     assert counts[1] == counts[2] <= 30, counts
+
+
+def test_a_link_that_ends_takes_its_alert_pushes_with_it(team, episode, patient_api, patient, clock):
+    checkin(patient_api, bowel_bladder_loss=True)
+    clock.move_to(NOW + timedelta(minutes=6))
+    link = CareLink.objects.get(physiotherapist=team["first"], status="active")
+    assert patient_api.post(f"/api/care/links/{link.pk}/revoke/", {}, format="json").status_code == 200
+    first = Reminder.objects.filter(kind="clinician_alert", recipient=team["first"])
+    assert set(first.values_list("status", flat=True)) == {"cancelled"}
+    second = Reminder.objects.filter(kind="clinician_alert", recipient=team["second"])
+    assert set(second.values_list("status", flat=True)) == {"scheduled"}
