@@ -26,6 +26,7 @@ from recovery.care.models import CareInvite, CareLink, CareNote, InviteAttempt
 from recovery.care.selectors import care_link_for_physiotherapist, care_links_active_for, patient_episode_get
 from recovery.episodes.models import Episode
 from recovery.protocol.definition import ProtocolError
+from recovery.reminders.models import Reminder
 from recovery.treatment.models import Prescription
 from recovery.treatment.services import prescription_create
 
@@ -225,7 +226,17 @@ def care_link_revoke(*, patient: User, link_id: uuid.UUID, now: datetime | None 
         if link.status == CareLink.Status.ACTIVE:
             link.status, link.ended_at = CareLink.Status.REVOKED, max(now, link.consented_at)
             link.save(update_fields=["status", "ended_at"])
+            _alerts_withdraw(link, now=now)
     return link
+
+
+def _alerts_withdraw(link: CareLink, *, now: datetime) -> None:
+    """A link that ends takes its red-flag alert pushes still to come with it (recovery.triage.alerts)."""
+    Reminder.objects.filter(
+        patient_id=link.patient_id,
+        recipient_id=link.physiotherapist_id,
+        status__in=(Reminder.Status.SCHEDULED, Reminder.Status.CLAIMED),
+    ).update(status=Reminder.Status.CANCELLED, claim_expires_at=None, updated_at=now)
 
 
 def _active_link_locked(*, physiotherapist: User, patient_id: int) -> CareLink:
@@ -254,6 +265,7 @@ def care_link_discharge(
         link = _active_link_locked(physiotherapist=physiotherapist, patient_id=patient_id)
         link.status, link.ended_at = CareLink.Status.DISCHARGED, max(now, link.consented_at)
         link.save(update_fields=["status", "ended_at"])
+        _alerts_withdraw(link, now=now)
         _recorded(physiotherapist, link.patient_id, "patient.discharged", access)
     return link
 

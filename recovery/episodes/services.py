@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from backcare.accounts.models import User
 from backcare.core.errors import Conflict, Invalid, NotFound
@@ -122,9 +123,9 @@ def episode_resume(*, patient: User, episode_id: uuid.UUID) -> Episode:
     if episode is None:
         raise NotFound("No such episode.")
     if episode.status != Episode.Status.OPEN:
-        raise Conflict({"detail": "This episode is resolved."})
+        raise Conflict({"detail": _("This episode is resolved.")})
     if episode.paused_since is None:
-        raise Conflict({"detail": "The plan is not paused."})
+        raise Conflict({"detail": _("The plan is not paused.")})
     now = timezone.now()
     _pause_end(episode, at=max(now, episode.paused_since), reason=EpisodePause.EndReason.RESUMED)
     episode.save(update_fields=["paused_since"])
@@ -269,22 +270,24 @@ def _checkin_store(checkin: CheckIn, *, rules: list[redflags.Rule]) -> CheckIn:
     # here (cheap); the next day's row is added by the next re-plan of the episode.
     profile = getattr(checkin.episode.patient, "profile", None)  # loaded with the episode: no query
     zone = ZoneInfo(profile.timezone if profile else "UTC")
+    # An emergency locks the episode before any reminder row, the order every write service takes.
+    paused = _redflags_escalate(checkin, events) if events else False
     reminders_checkin_logged(episode=checkin.episode, occurred_at=checkin.occurred_at, zone=zone)
-    if events:
-        _redflags_escalate(checkin, events)
+    if paused:
+        triage_summaries_touch(patient_ids=[checkin.patient_id])  # last: the summary row is the last lock
     reminders_replan_soon(episode_id=checkin.episode_id)  # good days may now offer ending the plan
     # The caller renders the escalation from these; no need to read back what was just written.
     checkin._prefetched_objects_cache = {"redflag_events": events}
     return checkin
 
 
-def _redflags_escalate(checkin: CheckIn, events: list[RedFlagEvent]) -> None:
+def _redflags_escalate(checkin: CheckIn, events: list[RedFlagEvent]) -> bool:
     """Red flags always escalate: an emergency pauses the self-care plan (its reminders re-planned now), and
-    an emergency or urgent answer alerts the care team (recovery.triage.alerts)."""
+    an emergency or urgent answer alerts the care team (recovery.triage.alerts). Returns whether it paused."""
     emergency = next((e for e in events if e.level == "emergency"), None)
     paused = emergency is not None and _pause_start(checkin, emergency)
     episode = checkin.episode
     clinician_alert_raise(episode=episode, events=events, protocol=episode_protocol(episode=episode))
     if paused:
         reminders_reconcile(episode=episode)
-    triage_summaries_touch(patient_ids=[episode.patient_id])
+    return paused

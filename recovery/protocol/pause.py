@@ -19,8 +19,8 @@ class Pause:
 
 
 def is_paused(pause: Pause | None, now: datetime) -> bool:
-    # A check-in may carry a time a few minutes ahead of the server's: its pause holds from when it is stored.
-    return pause is not None and pause.since <= now + timedelta(minutes=5)
+    # The episode's pause starts no later than the server stored the answer (recovery/episodes/services.py).
+    return pause is not None and pause.since <= now
 
 
 def help_check(pause: Pause, help_check_after_min: int) -> tuple[str, datetime, str]:

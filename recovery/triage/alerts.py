@@ -18,7 +18,7 @@ from django.utils import timezone
 from backcare.accounts.models import User
 from backcare.audit.services import AccessContext
 from backcare.core.errors import NotFound
-from recovery.care.selectors import care_link_for_physiotherapist, patients_visible_to, physiotherapists_of_patient
+from recovery.care.selectors import patients_visible_to, physiotherapists_of_patient
 from recovery.care.services import care_access_record
 from recovery.episodes.models import Episode, RedFlagEvent
 from recovery.protocol.definition import Protocol
@@ -84,9 +84,9 @@ def clinician_alert_acknowledge(
     now = now or timezone.now()
     with transaction.atomic():
         alert = ClinicianAlert.objects.select_for_update(of=("self",)).filter(pk=alert_id).first()
-        if alert is None:
+        # Not linked (or no longer) answers exactly as an alert that does not exist: no oracle.
+        if alert is None or alert.patient_id not in _visible_ids(physiotherapist, alert.patient_id):
             raise NotFound("No such alert.")
-        care_link_for_physiotherapist(physiotherapist=physiotherapist, patient_id=alert.patient_id)  # else 404
         if alert.acknowledged_at is None:
             alert.acknowledged_at, alert.acknowledged_by = max(now, alert.raised_at), physiotherapist
             alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
@@ -100,6 +100,10 @@ def clinician_alert_acknowledge(
             access=access,
         )
     return ClinicianAlert.objects.select_related("patient", "acknowledged_by").get(pk=alert.pk)
+
+
+def _visible_ids(physiotherapist: User, patient_id: int) -> set[int]:
+    return set(patients_visible_to(physiotherapist=physiotherapist).filter(pk=patient_id).values_list("pk", flat=True))
 
 
 def clinician_alerts_for(*, physiotherapist: User, now: datetime | None = None) -> list[ClinicianAlert]:

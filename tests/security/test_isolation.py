@@ -37,6 +37,7 @@ from recovery.care.services import care_link_discharge, care_link_revoke
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
 from recovery.reminders.models import Reminder
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
+from recovery.triage.models import ClinicianAlert
 from tests.factories import PASSWORD, AccessContextFactory, CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -324,6 +325,10 @@ def _other_device(w: World) -> str:
     return f"webpush:{device.pk}" if device else "webpush:none"
 
 
+def _other_alert(w: World) -> int:
+    return ClinicianAlert.objects.filter(patient=w.other).values_list("pk", flat=True).first() or 0
+
+
 def _other_reminder(w: World) -> int:
     return Reminder.objects.filter(patient=w.other).order_by("pk").values_list("pk", flat=True)[0]
 
@@ -404,6 +409,9 @@ ROUTES: dict[str, Rule] = {
     "episode-resolve": Rule(
         PATIENT, (Call("post", lambda w: f"/api/episodes/{w.other_episode.id}/resolve/", lambda w: {}),)
     ),
+    "episode-resume": Rule(
+        PATIENT, (Call("post", lambda w: f"/api/episodes/{w.other_episode.id}/resume/", lambda w: {}),)
+    ),
     "episode-daily": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/daily/"),)),
     "checkin-list": Rule(
         PATIENT,
@@ -466,8 +474,9 @@ ROUTES: dict[str, Rule] = {
     # Registering the endpoint another account holds moves it to the caller by design (a browser profile
     # that changed hands; see backcare/push/services.py): it changes the other's rows, so it is not a call
     # here. tests/api/test_devices.py checks that the move gives a new id and shows nothing of theirs.
+    # Issue 13: physiotherapists register devices too (red-flag alerts); each account only its own.
     "device-list": Rule(
-        PATIENT,
+        SIGNED_IN,
         (
             Call("get", lambda w: "/api/devices/", as_patient=frozenset({200})),
             Call(
@@ -482,7 +491,7 @@ ROUTES: dict[str, Rule] = {
         ),
     ),
     "device-detail": Rule(
-        PATIENT,
+        SIGNED_IN,
         (
             Call("get", lambda w: f"/api/devices/{_other_device(w)}/"),
             Call("patch", lambda w: f"/api/devices/{_other_device(w)}/", lambda w: {"name": "mine now"}),
@@ -491,7 +500,7 @@ ROUTES: dict[str, Rule] = {
     ),
     # I have no device: nothing is sent, and certainly not to the other's.
     "device-test": Rule(
-        PATIENT, (Call("post", lambda w: "/api/devices/test/", lambda w: {}, as_patient=frozenset({409})),)
+        SIGNED_IN, (Call("post", lambda w: "/api/devices/test/", lambda w: {}, as_patient=frozenset({409})),)
     ),
     "reminder-list": Rule(
         PATIENT,
@@ -713,6 +722,23 @@ ROUTES: dict[str, Rule] = {
         ),
     ),
     # The queue of a physiotherapist not linked to the other patient holds nothing of theirs.
+    # Issue 13: the other patient answered an emergency in the world's check-in: their alert.
+    "physio-alerts": Rule(
+        PHYSIO,
+        (Call("get", lambda w: "/api/physio/alerts/", as_patient=FORBIDDEN, as_physio=OK, as_linked=OK),),
+    ),
+    "physio-alert-ack": Rule(
+        PHYSIO,
+        (
+            Call(
+                "post",
+                lambda w: f"/api/physio/alerts/{_other_alert(w)}/acknowledge/",
+                lambda w: {},
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+            ),
+        ),
+    ),
     "physio-triage": Rule(
         PHYSIO,
         (
@@ -1312,8 +1338,8 @@ def test_the_linked_physiotherapist_gets_the_data(world, name):
 def test_an_unlinked_patient_looks_exactly_like_one_that_does_not_exist(world, name):
     client = world.clients["revoked_physio"]
     for call in _rule(name).calls:
-        if call.as_physio != NOT_FOUND:
-            continue
+        if call.as_physio != NOT_FOUND or f"/{world.other.pk}/" not in call.path(world):
+            continue  # an alert is named by its own id: tests/recovery/triage/test_alerts.py checks its 404s
         body = call.body(world) if call.body else None
         theirs = getattr(client, call.method)(call.path(world), body)
         missing = getattr(client, call.method)(call.path(world).replace(f"/{world.other.pk}/", "/999999999/"), body)

@@ -200,3 +200,49 @@ def test_alerts_and_acknowledgements_are_on_the_timeline(team, episode, patient_
     ]
     assert rows[1]["data"]["author"] == "Dr First" and rows[3]["data"]["level"] == "emergency"
     assert rows[0]["data"]["reason"] == "resumed" and rows[2]["ends_at"] == "2026-11-23T12:30:00Z"
+
+
+def test_an_alert_of_an_unlinked_patient_looks_exactly_like_one_that_does_not_exist(team, episode, patient_api):
+    checkin(patient_api, bowel_bladder_loss=True)
+    alert = ClinicianAlert.objects.get()
+    for who in ("stranger", "revoked"):
+        client = client_for(team[who])
+        theirs = client.post(f"/api/physio/alerts/{alert.pk}/acknowledge/", {}, format="json")
+        missing = client.post(f"/api/physio/alerts/{alert.pk + 1000}/acknowledge/", {}, format="json")
+        assert (
+            (theirs.status_code, theirs.json())
+            == (missing.status_code, missing.json())
+            == (
+                404,
+                {"detail": "No such alert."},
+            )
+        )
+
+
+def test_an_emergency_checkin_costs_the_same_queries_whatever_the_team_size(clock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (1, 2, 6):  # the first warms what is cached per process (the checklist)
+        patient = UserFactory()
+        EpisodeFactory(patient=patient, onset=NOW - timedelta(hours=5))
+        for _ in range(size):
+            CareLinkFactory(patient=patient, physiotherapist=PhysioFactory(), consented_at=NOW - timedelta(days=1))
+        api = client_for(patient)
+        with CaptureQueriesContext(connection) as queries:
+            checkin(api, bowel_bladder_loss=True)
+        counts.append(len(queries))
+        assert Reminder.objects.filter(patient=patient, kind="clinician_alert").count() == 12 * size
+    assert counts[1] == counts[2] <= 30, counts
+
+
+def test_a_link_that_ends_takes_its_alert_pushes_with_it(team, episode, patient_api, patient, clock):
+    checkin(patient_api, bowel_bladder_loss=True)
+    clock.move_to(NOW + timedelta(minutes=6))
+    link = CareLink.objects.get(physiotherapist=team["first"], status="active")
+    assert patient_api.post(f"/api/care/links/{link.pk}/revoke/", {}, format="json").status_code == 200
+    first = Reminder.objects.filter(kind="clinician_alert", recipient=team["first"])
+    assert set(first.values_list("status", flat=True)) == {"cancelled"}
+    second = Reminder.objects.filter(kind="clinician_alert", recipient=team["second"])
+    assert set(second.values_list("status", flat=True)) == {"scheduled"}

@@ -30,6 +30,8 @@ const screens = {
   triage: () => import("./screens/physio.js").then((m) => m.triage),
   patient: () => import("./screens/physio.js").then((m) => m.patient),
   reminder: () => import("./screens/reminder.js").then((m) => m.reminder),
+  emergency: () => import("./screens/emergency.js").then((m) => m.emergency),
+  alerts: () => import("./screens/physio.js").then((m) => m.triage), // the alerts stand at the queue's top
 };
 
 export const session = { me: null };
@@ -85,7 +87,7 @@ function renderNav(active) {
     return;
   }
   const tabs = session.me.role === "physiotherapist" ? PHYSIO_TABS : PATIENT_TABS;
-  const current = active === "patient" ? "triage" : active;
+  const current = active === "patient" || active === "alerts" ? "triage" : active;
   nav.replaceChildren(
     ...tabs.map(([route, label]) =>
       h("a", { href: `#/${route}`, class: "tab", "aria-current": route === current ? "page" : false }, label),

@@ -175,6 +175,7 @@ function done(root, { queued, escalation, pain }) {
         { class: `card escalation-card ${escalation.level}`, role: "alert" },
         h("h2", {}, escalation.headline),
         h("ul", {}, escalation.actions.map((a) => h("li", {}, a))),
+        escalation.level === "emergency" ? h("a", { class: "btn secondary block", href: "#/emergency" }, "Your plan is paused") : null,
       ),
     );
   }

@@ -1,6 +1,7 @@
 // Physiotherapist: the triage queue, and one patient's charts, timeline, notes and prescription.
 import { api, ApiError } from "../api.js";
 import { errorBox, fmtDayTime, h, showError, toast } from "../ui.js";
+import { alertsCard } from "./alerts.js";
 import { painChart } from "./chart.js";
 
 const REASON_TEXT = {
@@ -57,7 +58,7 @@ export async function triage(root) {
     h("button", { type: "submit", class: "btn secondary" }, "Search"),
   );
   const table = h("div", { class: "card", style: "overflow-x:auto" });
-  root.append(form, table);
+  root.append(await alertsCard(), form, table); // open red-flag alerts first (screens/alerts.js)
 
   async function load() {
     let page;

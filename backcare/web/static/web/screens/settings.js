@@ -21,7 +21,8 @@ export async function settings(root, _params, ctx) {
       else if (s.status === "rejected") root.append(h("p", { class: "error" }, s.reason.message));
     }
   } else {
-    root.append(await inviteSection());
+    // A red flag reaches the physiotherapist's phone: the same notifications control as a patient's.
+    root.append(await notificationsSection(), await inviteSection());
   }
   root.append(accountSection(me, ctx));
 }

@@ -28,6 +28,16 @@ const NEXT_TEXT = {
 
 const KIND_TEXT = { ice: "Ice", heat: "Heat" };
 
+function pausedBanner() {
+  return h(
+    "section",
+    { class: "card escalation-card emergency", id: "paused-banner", role: "status" },
+    h("h2", {}, "Your plan is paused"),
+    h("p", {}, "After your emergency answer: get help first. Self-care reminders are off."),
+    h("a", { class: "btn secondary block", href: "#/emergency" }, "What to do now"),
+  );
+}
+
 export async function today(root, _params, ctx) {
   let episode;
   try {
@@ -74,6 +84,7 @@ export async function today(root, _params, ctx) {
       h("p", { class: `pill phase-${state.phase}` }, PHASE_TEXT[state.phase] || state.phase),
     );
     const parts = [heading];
+    if (episode.paused_since) parts.push(pausedBanner()); // after an emergency answer (screens/emergency.js)
     if (offline) parts.push(h("p", { class: "note" }, "Offline: showing what was known when you were last online."));
     parts.push(timerCard(state, running, now, local));
     parts.push(nextCard(state));
