@@ -174,6 +174,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "EpisodeStatusEnum": "recovery.models.Episode.Status",
+        "ReminderStatusEnum": "recovery.models.Reminder.Status",
         "RedFlagLevelEnum": "content.models.RedFlagLevel",
         "ApplicationKindEnum": "recovery.models.ApplicationKind",
         "ActivityKindEnum": "recovery.models.Activity.Kind",

@@ -87,6 +87,8 @@ def test_an_emergency_alerts_two_physiotherapists_until_one_acknowledges_and_pau
         # Every 5 minutes while nobody acknowledges.
         round_arrives(receiver, traveller, T0 + timedelta(minutes=5, seconds=1), 2)
         round_arrives(receiver, traveller, T0 + timedelta(minutes=10, seconds=1), 3)
+        # (Each round is fresh for one interval: visiting every round, none expires on the way.)
+        round_arrives(receiver, traveller, T0 + timedelta(minutes=15, seconds=1), 4)
         # The ice put on before the answer is still on: its remove reminder arrives (safety), at start + 20 min.
         traveller.move_to(app.started_at + timedelta(minutes=20, seconds=1))
         assert beat_until(lambda: "ice_remove" in patient_kinds(receiver))
