@@ -82,7 +82,7 @@ def episode_open(
 @replans_episode
 @transaction.atomic
 def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: datetime | None = None) -> Episode:
-    episode = Episode.objects.select_for_update().filter(patient=patient, pk=episode_id).first()
+    episode = Episode.objects.select_for_update(no_key=True).filter(patient=patient, pk=episode_id).first()
     if episode is None:
         raise NotFound("No such episode.")
     if episode.status == Episode.Status.RESOLVED:

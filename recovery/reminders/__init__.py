@@ -19,5 +19,8 @@ The Celery tasks that drive it are in recovery/tasks.py; the push transports in 
 
 Lock order, for every writer (so two never deadlock): the episode, then its reminders in key order, then
 their deliveries in key order, then device rows, then the patient's triage summary, last. Claims use SKIP
-LOCKED and never wait, so they are outside the order.
+LOCKED and never wait, so they are outside the order. Every row lock is FOR NO KEY UPDATE (nothing changes a
+key): a transaction that updates a row twice (the dispatcher: claim, then hold or expire) re-checks that
+row's deferred foreign keys at commit with FOR KEY SHARE on the episode and the patient, which a FOR UPDATE
+held by a writer waiting for that very reminder would block for ever (a deadlock).
 """
