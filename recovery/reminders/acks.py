@@ -190,8 +190,9 @@ def _stop(reminder: Reminder) -> AckResult:
         )
         if app is None:
             raise Conflict(_("There is nothing to take off."))
-        if app.stopped_at is None:
-            application_stop(patient=reminder.patient, client_uuid=app.client_uuid)
+        if app.stopped_at is None or app.auto_closed:
+            # Closed at its cap by the server, it may still be on: the tap is its real stop.
+            application_stop(patient=reminder.patient, client_uuid=app.client_uuid, stopped_at=now)
             result = "stopped"
         else:
             result = "already_stopped"
