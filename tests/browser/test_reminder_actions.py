@@ -16,7 +16,7 @@ from recovery.reminders.models import Reminder
 from recovery.reminders.payloads import reminder_payload
 from recovery.treatment.models import Application
 from recovery.treatment.services import application_put
-from tests.browser.conftest import sign_in, wait_worker
+from tests.browser.conftest import PASSWORD, sign_in, wait_worker
 from tests.browser.test_accessibility import violations
 from tests.browser.test_pwa import TAP
 
@@ -183,3 +183,15 @@ def test_the_open_app_sounds_and_vibrates_when_the_application_ends(page, live_s
     page.wait_for_function("window.__vibrations.length > 0", timeout=15_000)
     assert page.evaluate("window.__vibrations.length") == 1  # once, not every tick
     assert page.evaluate("window.__tones") == 3
+
+
+def test_a_tapped_reminder_survives_signing_in(page, live_server, patient_user):
+    base = live_server.url
+    episode_open(patient=patient_user, onset=timezone.now() - timedelta(minutes=5), trigger="lifting")
+    reminder = Reminder.objects.get(patient=patient_user, slot="ice_start:onset:0")
+    page.goto(f"{base}/#/reminder/{reminder.pk}")
+    page.get_by_label("Email").fill(patient_user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Put the ice on (20 min)")).to_be_visible()
+    assert page.url.endswith(f"/#/reminder/{reminder.pk}")
