@@ -343,7 +343,11 @@ def _episode_to_prescribe_for(*, patient: User, episode_id: uuid.UUID | None) ->
             raise Conflict({"episode": ["The patient has no open episode to prescribe for."]})
     if episode.status != Episode.Status.OPEN:
         raise Conflict({"episode": ["This episode is resolved: its protocol can no longer change."]})
-    return Episode.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=episode.pk)
+    return (
+        Episode.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("protocol_version")
+        .get(pk=episode.pk)
+    )
 
 
 def _recorded(physiotherapist: User, patient_id: int, action: str, access: AccessContext) -> None:

@@ -92,7 +92,7 @@ def episode_open(
 @replans_episode
 @transaction.atomic
 def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: datetime | None = None) -> Episode:
-    episode = Episode.objects.select_for_update().filter(patient=patient, pk=episode_id).first()
+    episode = Episode.objects.select_for_update(no_key=True).filter(patient=patient, pk=episode_id).first()
     if episode is None:
         raise NotFound("No such episode.")
     if episode.status == Episode.Status.RESOLVED:
@@ -119,7 +119,7 @@ def episode_resolve(*, patient: User, episode_id: uuid.UUID, resolved_at: dateti
 def episode_resume(*, patient: User, episode_id: uuid.UUID) -> Episode:
     """The patient got help and takes the plan up again after an emergency answer: the self-care reminders
     come back (re-planned from now). Not paused: 409."""
-    episode = Episode.objects.select_for_update().filter(patient=patient, pk=episode_id).first()
+    episode = Episode.objects.select_for_update(no_key=True).filter(patient=patient, pk=episode_id).first()
     if episode is None:
         raise NotFound("No such episode.")
     if episode.status != Episode.Status.OPEN:
@@ -141,7 +141,7 @@ def _pause_end(episode: Episode, *, at: datetime, reason: str) -> None:
 def _pause_start(checkin: CheckIn, event: RedFlagEvent) -> bool:
     """Pause the open episode's self-care after an emergency answer; an episode already paused stays paused
     from its first. Returns whether a pause began."""
-    episode = Episode.objects.select_for_update().get(pk=checkin.episode_id)
+    episode = Episode.objects.select_for_update(no_key=True).get(pk=checkin.episode_id)
     if episode.status != Episode.Status.OPEN or episode.paused_since is not None:
         return False
     since = min(checkin.occurred_at, timezone.now())  # an offline answer paused the app when it was given

@@ -120,8 +120,8 @@ def _answer(reminder: Reminder, *, action: str, now: datetime | None) -> AckResu
 
 def _locked(reminder: Reminder) -> Reminder:
     """Lock the episode, then its reminders in key order (the order the re-plan takes them); ours, fresh."""
-    Episode.objects.select_for_update(of=("self",)).filter(pk=reminder.episode_id).first()
-    rows = list(Reminder.objects.select_for_update().filter(episode_id=reminder.episode_id).order_by("pk"))
+    Episode.objects.select_for_update(of=("self",), no_key=True).filter(pk=reminder.episode_id).first()
+    rows = list(Reminder.objects.select_for_update(no_key=True).filter(episode_id=reminder.episode_id).order_by("pk"))
     return next(row for row in rows if row.pk == reminder.pk)
 
 
@@ -195,8 +195,9 @@ def _stop(reminder: Reminder) -> AckResult:
         )
         if app is None:
             raise Conflict(_("There is nothing to take off."))
-        if app.stopped_at is None:
-            application_stop(patient=reminder.patient, client_uuid=app.client_uuid)
+        if app.stopped_at is None or app.auto_closed:
+            # Closed at its cap by the server, it may still be on: the tap is its real stop.
+            application_stop(patient=reminder.patient, client_uuid=app.client_uuid, stopped_at=now)
             result = "stopped"
         else:
             result = "already_stopped"
@@ -208,7 +209,9 @@ def _stop(reminder: Reminder) -> AckResult:
 def _acknowledge(reminder_id: int, *, action: str, now: datetime) -> AckResult:
     """Done, snooze, skip. Locks the reminder row, then the patient's triage summary (the outbox's lock order)."""
     with transaction.atomic():
-        reminder = Reminder.objects.select_for_update().filter(Q(pk=reminder_id), recipient__isnull=True).first()
+        reminder = (
+            Reminder.objects.select_for_update(no_key=True).filter(Q(pk=reminder_id), recipient__isnull=True).first()
+        )
         if reminder is None:
             raise NotFound("No such reminder.")
         if reminder.status in CLOSED:

@@ -52,7 +52,7 @@ def reminders_reconcile(*, episode: Episode, now: datetime | None = None) -> Rec
     now = now or timezone.now()
     planned = episode_reminders_planned(episode=episode, now=now)
     # The episode's own rows: a physiotherapist's alert (recipient set) is no part of the patient's plan.
-    mine = Reminder.objects.select_for_update().filter(episode=episode, recipient__isnull=True)
+    mine = Reminder.objects.select_for_update(no_key=True).filter(episode=episode, recipient__isnull=True)
     rows = {r.slot: r for r in mine.order_by("pk")}
     new = [_reminder_new(episode, slot, plan) for slot, plan in planned.items() if slot not in rows]
     moved = sum(_reminder_follow(rows[slot], plan) for slot, plan in planned.items() if slot in rows)
@@ -141,7 +141,12 @@ def replans_episode(func):
             result = func(*args, **kwargs)
             episode_id = _episode_id_of(result)
             if episode_id is not None:
-                episode = Episode.objects.select_related("protocol_version").get(pk=episode_id)
+                # The episode's lock before its reminders', as every re-plan takes them (a service that took it
+                # already, as most do, takes nothing more): one episode's re-plans queue up instead of interleaving.
+                episode = Episode.objects.select_for_update(of=("self",), no_key=True).select_related(
+                    "protocol_version"
+                )
+                episode = episode.get(pk=episode_id)
                 reminders_reconcile(episode=episode)
                 triage_summaries_touch(patient_ids=[episode.patient_id])  # last: the summary row is the last lock
         return result
@@ -171,7 +176,9 @@ def _replan(*, episode_id) -> None:
         try:
             with transaction.atomic():
                 # The episode lock first, as every write service takes it: re-plans of one episode queue up.
-                episode = Episode.objects.select_for_update(of=("self",)).select_related("protocol_version")
+                episode = Episode.objects.select_for_update(of=("self",), no_key=True).select_related(
+                    "protocol_version"
+                )
                 episode = episode.filter(pk=episode_id).first()
                 if episode is not None and reminders_reconcile(episode=episode, now=timezone.now()).changed:
                     triage_summaries_touch(patient_ids=[episode.patient_id])

@@ -276,13 +276,13 @@ def _lock_batch(jobs: list[_Job]) -> tuple[dict[int, str], dict[int, datetime]]:
     batches (or a batch and a re-plan) never deadlock. The locks also make the last failing delivery of a
     reminder see all the others ended. Returns each reminder's status and each held delivery's claim."""
     reminders = dict(
-        Reminder.objects.select_for_update()
+        Reminder.objects.select_for_update(no_key=True)
         .filter(pk__in={job.delivery.reminder_id for job in jobs})
         .order_by("pk")
         .values_list("pk", "status")
     )
     held = dict(
-        Delivery.objects.select_for_update()
+        Delivery.objects.select_for_update(no_key=True)
         .filter(pk__in=[job.delivery.pk for job in jobs], status=Delivery.Status.CLAIMED)
         .order_by("pk")
         .values_list("pk", "claim_expires_at")

@@ -5,6 +5,7 @@ app's reminder screen and acting from there; axe on that screen."""
 
 import json
 import time
+import uuid
 from datetime import timedelta
 
 from django.utils import timezone
@@ -14,7 +15,8 @@ from recovery.episodes.services import episode_open
 from recovery.reminders.models import Reminder
 from recovery.reminders.payloads import reminder_payload
 from recovery.treatment.models import Application
-from tests.browser.conftest import sign_in, wait_worker
+from recovery.treatment.services import application_put
+from tests.browser.conftest import PASSWORD, sign_in, wait_worker
 from tests.browser.test_accessibility import violations
 from tests.browser.test_pwa import TAP
 
@@ -69,10 +71,10 @@ class Pusher:
         assert self.worker.evaluate(TAP, [tag, action]), f"no notification {tag} to tap"
 
 
-def start_setup(page, live_server, patient_user):
+def start_setup(page, live_server, patient_user, onset_ago=timedelta(minutes=5)):
     base = live_server.url
     now = timezone.now()
-    episode_open(patient=patient_user, onset=now - timedelta(minutes=5), trigger="lifting")
+    episode_open(patient=patient_user, onset=now - onset_ago, trigger="lifting")
     reminder = Reminder.objects.get(patient=patient_user, slot="ice_start:onset:0")
     page.context.grant_permissions(["notifications"], origin=base)
     sign_in(page, base, patient_user.email)
@@ -158,3 +160,38 @@ def test_a_started_offline_application_says_the_server_reminds_only_once_online(
     page.get_by_role("button", name="Start ice (20 min)").click()
     expect(page.locator("[data-offline-start]")).to_contain_text("cannot remind you")
     page.context.set_offline(False)
+
+
+def test_the_open_app_sounds_and_vibrates_when_the_application_ends(page, live_server, patient_user):
+    base, reminder, pusher = start_setup(page, live_server, patient_user, onset_ago=timedelta(minutes=25))
+    # Spy on the phone's vibration and count the beeps' oscillators.
+    page.add_init_script(
+        """window.__vibrations = []; navigator.vibrate = (p) => { window.__vibrations.push(p); return true; };
+           window.__tones = 0; const Real = window.AudioContext;
+           if (Real) { const make = Real.prototype.createOscillator;
+             Real.prototype.createOscillator = function () { window.__tones += 1; return make.call(this); }; }"""
+    )
+    application_put(
+        patient=patient_user,
+        client_uuid=uuid.uuid4(),
+        kind="ice",
+        started_at=timezone.now() - timedelta(minutes=19, seconds=57),
+    )
+    page.goto(f"{base}/#/today")
+    page.reload()
+    expect(page.get_by_role("timer")).to_be_visible()
+    page.wait_for_function("window.__vibrations.length > 0", timeout=15_000)
+    assert page.evaluate("window.__vibrations.length") == 1  # once, not every tick
+    assert page.evaluate("window.__tones") == 3
+
+
+def test_a_tapped_reminder_survives_signing_in(page, live_server, patient_user):
+    base = live_server.url
+    episode_open(patient=patient_user, onset=timezone.now() - timedelta(minutes=5), trigger="lifting")
+    reminder = Reminder.objects.get(patient=patient_user, slot="ice_start:onset:0")
+    page.goto(f"{base}/#/reminder/{reminder.pk}")
+    page.get_by_label("Email").fill(patient_user.email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Put the ice on (20 min)")).to_be_visible()
+    assert page.url.endswith(f"/#/reminder/{reminder.pk}")

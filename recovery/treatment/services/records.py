@@ -12,7 +12,7 @@ from recovery.episodes.models import CLOCK_SKEW, Episode
 def episode_for_write(*, patient: User, episode_id: uuid.UUID | None, at: datetime, field: str) -> Episode:
     """The episode a record at `at` belongs to (the one named, else the latest begun by then), locked so that
     writes to one episode are serialised. `field` names the instant in the error when it precedes the onset."""
-    episodes = Episode.objects.select_for_update().filter(patient=patient)
+    episodes = Episode.objects.select_for_update(no_key=True).filter(patient=patient)
     if episode_id is not None:
         episode = episodes.filter(pk=episode_id).first()
         if episode is None:

@@ -3,8 +3,9 @@
 Both run from a start until a stop. A stop comes after the start and not in the future. Sent again with the
 same instant it is a replay; with another instant, a 409 - except that an application the server closed at
 its cap takes an earlier real stop (queued offline, it is the truer end, and ending earlier crowds nothing).
-An application never runs past its cap (the protocol's maximum on-time): a later stop, or none once the cap
-has passed, ends it at the cap, marked auto-closed. A rest period never runs past its episode's resolution.
+An application never runs past its cap (the protocol's maximum on-time): a later stop ends it at the cap; none
+once the cap has passed ends it there too, marked auto-closed (the server closed it: it may still be on, so its
+"take it off" reminder stays owed until a real stop is reported). A rest period never runs past its episode's resolution.
 """
 
 from datetime import datetime, timedelta
@@ -30,11 +31,14 @@ def application_cap(*, kind: str, started_at: datetime, protocol: Protocol) -> d
 
 
 def application_end(*, stop: datetime | None, cap: datetime, now: datetime) -> tuple[datetime | None, bool]:
-    """(stopped_at, auto_closed) of an application: its stop, or its cap when the stop is past it or when,
-    still running, the cap has passed."""
-    if (stop is not None and stop > cap) or (stop is None and cap <= now):
+    """(stopped_at, auto_closed) of an application: its stop (clipped at the cap), or, still running once the
+    cap has passed, the cap, auto-closed. Only that last one is closed by the server: a stop the patient
+    reported says the application is off, so no "take it off" reminder is owed for it, however late it lands."""
+    if stop is not None:
+        return min(stop, cap), False
+    if cap <= now:
         return cap, True
-    return stop, False
+    return None, False
 
 
 def running_stop(*, record: R, stopped_at: datetime, now: datetime) -> R:
@@ -59,8 +63,10 @@ def running_stop(*, record: R, stopped_at: datetime, now: datetime) -> R:
 
 def _stopped_again(record: R, *, stopped_at: datetime) -> R:
     closed_by_server = isinstance(record, Application) and record.auto_closed
-    if closed_by_server and record.started_at < stopped_at < record.stopped_at:
-        _save_stop(record, stopped_at, auto_closed=False)
+    if closed_by_server and record.started_at < stopped_at:
+        # The real stop, queued offline or tapped ("It's off"): the truer end (never past the cap), and the
+        # application is known to be off, so its remove reminder is cancelled if it has not gone yet.
+        _save_stop(record, min(stopped_at, record.stopped_at), auto_closed=False)
         return record
     if closed_by_server or record.stopped_at == stopped_at:
         return record  # a replayed stop, or one that arrived after the server closed it at its cap

@@ -14,7 +14,9 @@ from recovery.reminders.dispatch import reminders_dispatch
 from recovery.reminders.models import Reminder
 from recovery.reminders.payloads import reminder_payload
 from recovery.reminders.selectors import outbox_status
+from recovery.reminders.sending import deliveries_send_many
 from recovery.treatment.models import Application
+from tests.recovery.reminders.conftest import subscribe
 
 ONSET = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # London is on UTC then
 
@@ -203,3 +205,20 @@ def test_a_late_offline_start_with_its_stop_in_one_batch_plans_no_remove_reminde
     assert not Reminder.objects.filter(slot=f"ice_remove:{app_id}").exists()
     app = Application.objects.get(client_uuid=app_id)
     assert app.stopped_at == ONSET + timedelta(minutes=28) and not app.auto_closed
+
+
+def test_a_stop_recorded_after_the_claim_sends_nothing(patient, patient_api, episode_id, clock, receiver):
+    subscribe(patient, receiver, "phone")
+    app_id = uuid.uuid4()
+    patient_api.put(f"/api/applications/{app_id}/", {"kind": "ice"})
+    clock.move_to(ONSET + timedelta(minutes=25, seconds=1))  # the remove reminder is due
+    claimed = reminders_dispatch(now=ONSET + timedelta(minutes=25, seconds=1))
+    remove = Reminder.objects.get(slot=f"ice_remove:{app_id}")
+    assert remove.status == "claimed" and claimed.deliveries
+    # The patient's "It's off" lands between the claim and the send.
+    assert patient_api.post(f"/api/applications/{app_id}/stop/", {}).status_code == 200
+    remove.refresh_from_db()
+    assert remove.status == "cancelled"
+    results = deliveries_send_many(delivery_ids=claimed.deliveries, claim=claimed.claim)
+    assert set(results) == {"cancelled"}
+    assert receiver.received == []

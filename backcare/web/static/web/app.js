@@ -59,7 +59,9 @@ export async function signedIn(me) {
   prefetch(me);
   flush({ background: true });
   const tabs = me && me.role === "physiotherapist" ? PHYSIO_TABS : PATIENT_TABS;
-  const next = wanted && tabs.some(([route]) => route === wanted) ? wanted : homeRoute();
+  // A tapped reminder (#/reminder/<id>) survives signing in too.
+  const fits = wanted && (tabs.some(([route]) => route === wanted) || /^reminder\/\d+$/.test(wanted));
+  const next = fits ? wanted : homeRoute();
   wanted = null;
   go(next);
 }
@@ -101,7 +103,7 @@ async function render() {
   const turn = ++renders;
   let { name, params } = parseHash();
   if (!session.me && !PUBLIC.has(name)) {
-    if (screens[name]) wanted = name;
+    if (screens[name]) wanted = [name, ...params].join("/");
     name = "signin";
   }
   if (session.me && (PUBLIC.has(name) || !screens[name])) name = homeRoute();
