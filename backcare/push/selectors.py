@@ -47,10 +47,16 @@ def device_get(*, user: User, kind: str, pk: int, for_update: bool = False) -> M
 
 
 def devices_active_of(*, user_ids: Iterable[int]) -> list[tuple[int, str, int]]:
-    """(user_id, type, pk) of every active device of these users: one query per device table."""
+    """(user_id, type, pk) of every active device of these users that this server can deliver to (a kind
+    switched off, FCM or APNs without credentials, is no device: the outbox's "no device" path, as in the
+    triage queue): one query per device table."""
+    from backcare.push.capabilities import push_kinds_enabled  # the transports import this module's callers
+
+    enabled = push_kinds_enabled()
     return [
         (user_id, kind, pk)
         for kind, model in DEVICE_MODELS.items()
+        if enabled[kind]
         for user_id, pk in model.objects.filter(user_id__in=user_ids, active=True).values_list("user_id", "pk")
     ]
 

@@ -47,3 +47,8 @@ BACKCARE_PUSH_ENDPOINT_HOSTS = ["127.0.0.1"]
 
 # The triage queue is ranked by the database and the page scored again in Python: in tests a disagreement fails.
 BACKCARE_TRIAGE_RANK_STRICT = True
+
+# FCM and APNs stay off unless a test configures them against its loopback stand-in; even then, nothing a
+# test leaves unset may point at Google or Apple.
+BACKCARE_FCM_SEND_URL = "https://127.0.0.1:9/v1/projects/{project_id}/messages:send"
+BACKCARE_APNS_HOST = "127.0.0.1:9"
