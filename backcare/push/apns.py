@@ -3,7 +3,10 @@
 Token-based: an ES256 provider token (PyJWT) signed with the team's .p8 key, kid = key id, iss = team id,
 made once and reused for up to 50 minutes (Apple refuses one older than an hour and throttles a sender that
 makes them more often than every 20 minutes). HTTP/2 is what APNs speaks: httpx with its h2 support, one
-client per process, so the sender threads' requests are streams multiplexed on one TLS connection.
+client (one TLS connection, kept open) per sender thread. Not one client shared by the threads: httpcore's
+HTTP/2 connection is not safe for concurrent streams from several threads (h2's stream table is changed
+by a reader while a writer opens a stream: KeyError, seen under the stand-in), and Apple recommends several
+connections for throughput anyway.
 
 Why not django-push-notifications' send path (aioapns): it is asyncio only, and the library runs one event
 loop and opens a new connection per message from our sender threads; its hosts are fixed to Apple's (no
@@ -145,7 +148,8 @@ class APNSTransport(Transport):
     def __init__(self) -> None:
         self.guard = CredentialGuard("apns")
         self._lock = threading.Lock()
-        self._client: tuple[tuple, httpx.Client] | None = None
+        self._local = threading.local()  # this thread's (key, client)
+        self._clients: list[httpx.Client] = []  # every thread's, to close them
         self._token: tuple[str, str, float] | None = None  # (fingerprint, jwt, time.monotonic() made)
         self.tokens_made = 0  # provider tokens signed by this process (tests, bench)
 
@@ -153,9 +157,12 @@ class APNSTransport(Transport):
         """Forget the client, the provider token and a resting state (tests)."""
         self.guard.reset()
         with self._lock:
-            if self._client is not None:
-                self._client[1].close()
-            self._client, self._token = None, None
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
+            self._local = threading.local()
+            self._token = None
+            self.tokens_made = 0
 
     def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
         try:
@@ -183,20 +190,17 @@ class APNSTransport(Transport):
     def _http(self, config: ApnsConfig) -> httpx.Client:
         verify = push_tls_verify()
         key = (os.getpid(), config.base_url, verify)
-        client = self._client
-        if client is not None and client[0] == key:
-            return client[1]
+        mine = getattr(self._local, "client", None)
+        if mine is not None and mine[0] == key and not mine[1].is_closed:
+            return mine[1]
+        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+        connect, read = timeouts()
+        timeout = httpx.Timeout(read, connect=connect)
+        client = httpx.Client(http2=True, verify=context, timeout=timeout, trust_env=False)
         with self._lock:
-            if self._client is None or self._client[0] != key:
-                context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-                connect, read = timeouts()
-                self._client = (
-                    key,
-                    httpx.Client(
-                        http2=True, verify=context, timeout=httpx.Timeout(read, connect=connect), trust_env=False
-                    ),
-                )
-            return self._client[1]
+            self._clients.append(client)
+        self._local.client = (key, client)
+        return client
 
     def _provider_token(self, config: ApnsConfig) -> str:
         with self._lock:

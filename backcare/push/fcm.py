@@ -148,6 +148,7 @@ class FCMTransport(Transport):
         self.session.reset()
         with self._lock:
             self._credentials.clear()
+            self.token_exchanges = 0
 
     def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
         try:
@@ -178,7 +179,10 @@ class FCMTransport(Transport):
                     raise self.guard.refused(config.fingerprint, f"unusable service-account key: {exc}") from exc
                 self._credentials[config.fingerprint] = (credentials, threading.Lock())
             credentials, lock = self._credentials[config.fingerprint]
-        with lock:  # one exchange at a time; the other threads wait for its token
+        with lock:  # one exchange at a time; the other threads wait for its token (or its refusal)
+            resting = self.guard.resting(config.fingerprint)
+            if resting is not None:
+                raise resting
             if not credentials.valid:
                 try:
                     credentials.refresh(GoogleRequest(self.session.get()))

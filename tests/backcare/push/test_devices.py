@@ -23,7 +23,6 @@ from backcare.push.transports import Outcome, Tried, http_session_reset
 from backcare.push.vapid import b64url_decode, b64url_encode, generate_private_key, public_key_b64, vapid_headers_for
 from tests.conftest import client_for
 from tests.factories import UserFactory
-from tests.support.native_fixtures import native_on  # noqa: F401 - a fixture
 from tests.support.push_receiver import PushReceiver
 
 # FCM and APNs are switched on (never sent to): registering is what these tests are about.
