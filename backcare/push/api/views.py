@@ -51,6 +51,10 @@ class DeviceListView(APIView):
         responses={
             201: s.DeviceOutputSerializer,
             200: OpenApiResponse(s.DeviceOutputSerializer, description="You had registered it already: reactivated."),
+            400: OpenApiResponse(
+                description="A field is wrong, or `type` names a transport this server has switched off "
+                "(see GET /api/push/capabilities/)."
+            ),
             409: OpenApiResponse(description="The account has the most devices allowed."),
         },
         tags=TAGS,
