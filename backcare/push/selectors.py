@@ -9,6 +9,7 @@ from django.db.models import Model
 
 from backcare.accounts.models import User
 from backcare.core.errors import NotFound
+from backcare.push.capabilities import push_kinds_enabled
 from backcare.push.devices import DEVICE_MODELS
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -50,8 +51,6 @@ def devices_active_of(*, user_ids: Iterable[int]) -> list[tuple[int, str, int]]:
     """(user_id, type, pk) of every active device of these users that this server can deliver to (a kind
     switched off, FCM or APNs without credentials, is no device: the outbox's "no device" path, as in the
     triage queue): one query per device table."""
-    from backcare.push.capabilities import push_kinds_enabled  # the transports import this module's callers
-
     enabled = push_kinds_enabled()
     return [
         (user_id, kind, pk)
