@@ -9,6 +9,7 @@ from django.db.models import Model
 
 from backcare.accounts.models import User
 from backcare.core.errors import NotFound
+from backcare.push.capabilities import push_kinds_enabled
 from backcare.push.devices import DEVICE_MODELS
 from backcare.push.models import DeviceStatus
 
@@ -48,10 +49,14 @@ def device_get(*, user: User, kind: str, pk: int, for_update: bool = False) -> M
 
 
 def devices_active_of(*, user_ids: Iterable[int]) -> list[tuple[int, str, int]]:
-    """(user_id, type, pk) of every active device of these users: one query per device table."""
+    """(user_id, type, pk) of every active device of these users that this server can deliver to (a kind
+    switched off, FCM or APNs without credentials, is no device: the outbox's "no device" path, as in the
+    triage queue): one query per device table."""
+    enabled = push_kinds_enabled()
     return [
         (user_id, kind, pk)
         for kind, model in DEVICE_MODELS.items()
+        if enabled[kind]
         for user_id, pk in model.objects.filter(user_id__in=user_ids, active=True).values_list("user_id", "pk")
     ]
 

@@ -25,9 +25,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backcare.accounts.models import User
-from backcare.core.errors import Conflict
+from backcare.core.errors import Conflict, Invalid
+from backcare.push.capabilities import LABELS, push_kinds_enabled
 from backcare.push.devices import DEVICE_KINDS, DEVICE_MODELS
 from backcare.push.models import DeviceStatus
 from backcare.push.probe import push_test
@@ -101,7 +103,17 @@ def device_register(
     p256dh: str | None = None,
     auth: str | None = None,
 ) -> Registration:
-    """Register a device for `user`, or return the one they have with this registration id (see module doc)."""
+    """Register a device for `user`, or return the one they have with this registration id (see module doc).
+
+    A kind this server cannot deliver to is refused (Invalid on `type`): stored, it would look reachable and
+    get nothing."""
+    enabled = push_kinds_enabled()
+    if not enabled.get(kind):
+        accepted = ", ".join(k for k, on in enabled.items() if on) or gettext("none")
+        message = gettext(
+            "%(transport)s notifications are switched off on this server. Accepted device types: %(accepted)s."
+        )
+        raise Invalid({"type": [message % {"transport": LABELS.get(kind, kind), "accepted": accepted}]})
     model = DEVICE_MODELS[kind]
     # One registration per account at a time (the device limit). NO KEY: rows that merely reference the
     # user (check-ins, tokens) can still be inserted meanwhile.

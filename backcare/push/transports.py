@@ -14,16 +14,15 @@ https URL onto a public push service. Instead: pywebpush's `WebPusher` encrypts 
 process-wide requests.Session (trust_env off, pool sized to the send threads) posts, and the VAPID
 header comes from backcare.push.vapid, signed once per push-service origin.
 
-FCM and APNS go through django-push-notifications' send paths, which need the `firebase-admin`
-and `aioapns` extras; without them (the case in this project) they answer a permanent
-"transport not configured".
+FCM and APNs (the wrapped apps) live in backcare/push/fcm.py and backcare/push/apns.py; this module
+only lists them in the registry (`transport_for`).
 """
 
 import base64
 import hashlib
 import json
 import logging
-import time
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -288,84 +287,16 @@ class WebPushTransport(Transport):
         raise TransportError(f"{code} {text}".strip(), permanent=True, status_code=code)
 
 
-class _NotConfigured(Transport):
-    extra = ""
-
-    def _not_configured(self) -> TransportError:
-        return TransportError(
-            f"transport not configured (install {self.extra})", permanent=True, reason="not_configured"
-        )
-
-
-class FCMTransport(_NotConfigured):
-    """Firebase Cloud Messaging via django-push-notifications, which needs firebase-admin."""
-
-    device_type = "fcm"
-    extra = "django-push-notifications[FCM] (firebase-admin)"
-
-    def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
-        try:
-            from push_notifications.gcm import dict_to_fcm_message
-            from push_notifications.gcm import send_message as fcm_send
-        except ImportError:
-            raise self._not_configured() from None
-        data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in payload.items() if v is not None}
-        message = dict_to_fcm_message(
-            data,
-            collapse_key=topic_for(collapse_key),
-            time_to_live=max(1, int(ttl)),
-            priority="high" if urgency == "high" else "normal",
-        )
-        try:
-            batch = fcm_send(device.registration_id, message, application_id=device.application_id)
-        except Exception as exc:  # noqa: BLE001 - firebase-admin raises many types; all are retried
-            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
-        response = batch.responses[0] if batch and batch.responses else None
-        if response is not None and response.success:
-            return 200
-        error = str(getattr(response, "exception", "no response"))
-        # fcm_send deactivated the device if FCM called the token unregistered or invalid.
-        device.refresh_from_db(fields=["active"])
-        raise TransportError(error[:500], permanent=not device.active)
-
-
-class APNSTransport(_NotConfigured):
-    """Apple Push Notification service via django-push-notifications, which needs aioapns."""
-
-    device_type = "apns"
-    extra = "django-push-notifications[APNS] (aioapns)"
-    PERMANENT = frozenset({"BadDeviceToken", "Unregistered", "DeviceTokenNotForTopic"})
-
-    def push(self, device, payload: dict, *, collapse_key: str, ttl: int, urgency: str) -> int:
-        try:
-            from push_notifications.apns_async import apns_send_message
-        except ImportError:
-            raise self._not_configured() from None
-        extra = {k: v for k, v in payload.items() if k not in ("title", "body")}
-        try:
-            result = apns_send_message(
-                device.registration_id,
-                f"{payload.get('title', '')}: {payload.get('body', '')}",
-                application_id=device.application_id,
-                extra=extra,
-                expiration=int(time.time()) + max(1, int(ttl)),
-                priority=10 if urgency == "high" else 5,
-                collapse_id=topic_for(collapse_key),
-                thread_id=payload.get("kind"),
-            )
-        except Exception as exc:  # noqa: BLE001 - aioapns raises many types; all are retried
-            raise TransportError(f"{type(exc).__name__}: {exc}"[:500]) from exc
-        first = (result or {}).get("results", [None])[0]
-        if first == "Success":
-            return 200
-        error = str(first.get("error") if isinstance(first, dict) else first)
-        permanent = error in self.PERMANENT
-        # Told as a 410, so the caller deactivates the device like a gone WebPush subscription.
-        raise TransportError(error[:500], permanent=permanent, status_code=410 if permanent else None)
-
-
-TRANSPORTS: dict[str, Transport] = {t.device_type: t for t in (WebPushTransport(), FCMTransport(), APNSTransport())}
+_TRANSPORTS: dict[str, Transport] = {}
+_transports_lock = threading.Lock()
 
 
 def transport_for(device_type: str) -> Transport | None:
-    return TRANSPORTS.get(device_type)
+    if not _TRANSPORTS:
+        with _transports_lock:  # built on first use: the FCM and APNs modules import this one
+            if not _TRANSPORTS:
+                from backcare.push.apns import APNSTransport
+                from backcare.push.fcm import FCMTransport
+
+                _TRANSPORTS.update({t.device_type: t for t in (WebPushTransport(), FCMTransport(), APNSTransport())})
+    return _TRANSPORTS.get(device_type)

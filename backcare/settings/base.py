@@ -313,6 +313,22 @@ if BACKCARE_PUSH_DEADLINE <= 0:
     raise ImproperlyConfigured("BACKCARE_PUSH_DEADLINE must be a positive number of seconds")
 # Devices one account may register; beyond it the oldest inactive ones are dropped, then 409.
 BACKCARE_MAX_DEVICES_PER_USER = env.int("BACKCARE_MAX_DEVICES_PER_USER", default=20)
+# Wrapped apps (backcare/push/fcm.py, apns.py). Each transport is on when its credentials are set, off (devices
+# of its kind refused at registration) otherwise. Credentials and keys: the text itself or a path to the file.
+BACKCARE_FCM_CREDENTIALS = env.str("BACKCARE_FCM_CREDENTIALS", default="")  # service-account JSON
+BACKCARE_FCM_PROJECT_ID = env.str("BACKCARE_FCM_PROJECT_ID", default="")  # default: the JSON's project_id
+BACKCARE_FCM_SEND_URL = env.str(
+    "BACKCARE_FCM_SEND_URL", default="https://fcm.googleapis.com/v1/projects/{project_id}/messages:send"
+)
+BACKCARE_FCM_TOKEN_URL = env.str("BACKCARE_FCM_TOKEN_URL", default="")  # default: the JSON's token_uri
+BACKCARE_APNS_KEY = env.str("BACKCARE_APNS_KEY", default="")  # the .p8 (PEM) signing key
+BACKCARE_APNS_KEY_ID = env.str("BACKCARE_APNS_KEY_ID", default="")
+BACKCARE_APNS_TEAM_ID = env.str("BACKCARE_APNS_TEAM_ID", default="")
+BACKCARE_APNS_TOPIC = env.str("BACKCARE_APNS_TOPIC", default="")  # the app's bundle id
+BACKCARE_APNS_SANDBOX = env_bool("BACKCARE_APNS_SANDBOX", False)
+BACKCARE_APNS_HOST = env.str("BACKCARE_APNS_HOST", default="")  # host[:port]; default Apple's for the environment
+# After a push service refuses our credentials: alert once, then send nothing of that kind for this long.
+BACKCARE_PUSH_CREDENTIAL_COOLOFF = env.float("BACKCARE_PUSH_CREDENTIAL_COOLOFF", default=600.0)
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["push_test"] = env.str("BACKCARE_PUSH_TEST_THROTTLE", default="6/min")
 
 LOGGING = {
@@ -321,6 +337,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("BACKCARE_LOG_LEVEL", default="INFO")},
+    # httpx (the APNs client) logs every request at INFO: one line per push is noise, not news.
+    "loggers": {"httpx": {"level": "WARNING"}},
 }
 
 # Care invitations: redemption attempts allowed per patient, and per code (from anyone), in a sliding window.

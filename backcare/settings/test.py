@@ -49,3 +49,10 @@ BACKCARE_PUSH_ALLOW_LOOPBACK = True
 
 # The triage queue is ranked by the database and the page scored again in Python: in tests a disagreement fails.
 BACKCARE_TRIAGE_RANK_STRICT = True
+
+# FCM and APNs stay off unless a test configures them against its loopback stand-in; even then, nothing a
+# test leaves unset may point at Google or Apple.
+BACKCARE_FCM_SEND_URL = env.str(
+    "BACKCARE_FCM_SEND_URL", default="https://127.0.0.1:9/v1/projects/{project_id}/messages:send"
+)
+BACKCARE_APNS_HOST = env.str("BACKCARE_APNS_HOST", default="127.0.0.1:9")

@@ -17,12 +17,13 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, TextField
+from django.db.models import BooleanField, Exists, F, OuterRef, Q, TextField, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from backcare.accounts.models import Role, User
 from backcare.core.pagination import keyset_decode, keyset_encode
+from backcare.push.capabilities import push_kinds_enabled
 from backcare.push.devices import DEVICE_MODELS
 from recovery.care.selectors import care_links_active_for
 from recovery.triage.rows import TriageRow
@@ -102,11 +103,20 @@ class _Link:
         self.consented_at, self.ended_at, self.last_reviewed_at = instant(row[18]), instant(row[19]), instant(row[20])
 
 
+def _reachable() -> tuple[str, ...]:
+    """The device kinds that count (part of the compiled queries' keys: the SQL differs)."""
+    return tuple(kind for kind, on in push_kinds_enabled().items() if on)
+
+
 def _links(*, physiotherapist: User, search: str | None):
-    """The visible links, each with its patient, whether a device is active, and the patient's summary."""
+    """The visible links, each with its patient, whether a device is active, and the patient's summary.
+    A device of a kind this server cannot deliver to (FCM or APNs not configured) is no reachable device."""
+    enabled = push_kinds_enabled()
     links = links_with_summary(care_links_active_for(physiotherapist=physiotherapist)).annotate(
         **{
             f"device_{kind}": Exists(model.objects.filter(user=OuterRef("patient_id"), active=True))
+            if enabled[kind]
+            else Value(False, output_field=BooleanField())
             for kind, model in DEVICE_MODELS.items()
         },
     )
@@ -150,7 +160,7 @@ def _link_rows(*, physiotherapist: User, search: str | None) -> list[_Link]:
 
     if connection.vendor != "postgresql" or search is not None or not physiotherapist.is_physiotherapist:
         return [_Link(row) for row in queryset_tuples(query(physiotherapist))]
-    compiled = query_compile(("links",), lambda: (query(_STAND_INS["physio"]),))
+    compiled = query_compile(("links", *_reachable()), lambda: (query(_STAND_INS["physio"]),))
     (links,) = query_swap(compiled, {_STAND_INS["physio"]: physiotherapist.pk})
     return [_Link(row) for row in query_run(links)]
 
@@ -225,7 +235,7 @@ def _ranked_sql(*, physiotherapist: User, now: datetime, after: TriageCursor | N
         reviewed = None if after.reviewed is None else _STAND_INS["reviewed"].timestamp()
         stand_in_after = TriageCursor(_STAND_INS["need"], reviewed, _STAND_INS["after_patient"])
     compiled = query_compile(
-        ("ranked", after is None, after is not None and after.reviewed is None, limit),
+        ("ranked", after is None, after is not None and after.reviewed is None, limit, *_reachable()),
         lambda: _ranked_queries(physio=_STAND_INS["physio"], now=_STAND_INS["now"], after=stand_in_after, limit=limit),
     )
     actual = {_STAND_INS["physio"]: physiotherapist.pk, _STAND_INS["now"]: now, _STAND_INS["quiet"]: now - SILENCE}

@@ -471,6 +471,10 @@ ROUTES: dict[str, Rule] = {
     "episode-protocol": Rule(PATIENT, (Call("get", lambda w: f"/api/episodes/{w.other_episode.id}/protocol/"),)),
     # The key browsers subscribe with: the server's, the same for everyone.
     "push-vapid-key": Rule(SIGNED_IN, (Call("get", lambda w: "/api/push/vapid-key/", as_patient=frozenset({200})),)),
+    # Which device types the server accepts: the same for everyone.
+    "push-capabilities": Rule(
+        SIGNED_IN, (Call("get", lambda w: "/api/push/capabilities/", as_patient=frozenset({200})),)
+    ),
     # Registering the endpoint another account holds moves it to the caller by design (a browser profile
     # that changed hands; see backcare/push/services.py): it changes the other's rows, so it is not a call
     # here. tests/api/test_devices.py checks that the move gives a new id and shows nothing of theirs.

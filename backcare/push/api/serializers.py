@@ -191,3 +191,12 @@ class VapidKeyOutputSerializer(serializers.Serializer):
         help_text="The applicationServerKey for pushManager.subscribe(): base64url of the 65-byte uncompressed "
         "P-256 point."
     )
+
+
+class PushCapabilitiesOutputSerializer(serializers.Serializer):
+    kinds = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text='Every device type -> whether this server delivers to it, e.g. {"webpush": true, "fcm": false}. '
+        "POST /api/devices/ refuses a type that is false.",
+    )
+    accepted = serializers.ListField(child=serializers.CharField(), help_text="The device types that are true.")

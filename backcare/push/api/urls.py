@@ -20,6 +20,7 @@ register_converter(DeviceIdConverter, "device_id")
 
 urlpatterns = [
     path("push/vapid-key/", views.VapidKeyView.as_view(), name="push-vapid-key"),
+    path("push/capabilities/", views.PushCapabilitiesView.as_view(), name="push-capabilities"),
     path("devices/", views.DeviceListView.as_view(), name="device-list"),
     path("devices/test/", views.DeviceTestView.as_view(), name="device-test"),
     path("devices/<device_id:device_id>/", views.DeviceDetailView.as_view(), name="device-detail"),

@@ -10,6 +10,7 @@ from backcare.core.errors import Unavailable
 from backcare.core.permissions import IsPatientOrPhysiotherapist
 from backcare.push import selectors, services
 from backcare.push.api import serializers as s
+from backcare.push.capabilities import push_kinds_enabled
 from backcare.push.vapid import vapid_public_key_b64
 
 TAGS = ["devices"]
@@ -78,6 +79,10 @@ class DeviceListView(APIView):
         responses={
             201: s.DeviceOutputSerializer,
             200: OpenApiResponse(s.DeviceOutputSerializer, description="You had registered it already: reactivated."),
+            400: OpenApiResponse(
+                description="A field is wrong, or `type` names a transport this server has switched off "
+                "(see GET /api/push/capabilities/)."
+            ),
             409: OpenApiResponse(description="The account has the most devices allowed."),
         },
         tags=TAGS,
@@ -166,3 +171,15 @@ class VapidKeyView(APIView):
         except ImproperlyConfigured as exc:  # no key on this server (local settings without var/ key)
             raise Unavailable("WebPush is not configured on this server.") from exc
         return Response(s.VapidKeyOutputSerializer({"public_key": key}).data)
+
+
+class PushCapabilitiesView(APIView):
+    @extend_schema(
+        responses={200: s.PushCapabilitiesOutputSerializer},
+        tags=TAGS,
+        description="Which device types this server delivers to (WebPush, FCM, APNs): register only those.",
+    )
+    def get(self, request):
+        kinds = push_kinds_enabled()
+        accepted = [kind for kind, on in kinds.items() if on]
+        return Response(s.PushCapabilitiesOutputSerializer({"kinds": kinds, "accepted": accepted}).data)

@@ -135,7 +135,7 @@ def test_json_shape(client):
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
     assert set(body) == {"status", "checks"}
-    assert set(body["checks"]) == {"database", "broker", "beat", "reminders"}
+    assert set(body["checks"]) == {"database", "broker", "beat", "push", "reminders"}
     assert body["checks"]["database"] == {"ok": True}
     assert body["checks"]["broker"] == {"ok": True, "transport": "redis"}
     assert set(body["checks"]["beat"]) == {"ok", "last", "age_seconds"}
@@ -196,7 +196,7 @@ def test_reminder_lag_turns_healthz_503(client, settings):
     assert body["checks"]["reminders"]["ok"] is False
 
 
-# --- the registry: apps add their checks (core: beat; recovery: reminders) -----------------------
+# --- the registry: apps add their checks (push: credentials; core: beat; recovery: reminders) -------
 
 
 @pytest.fixture
@@ -205,7 +205,7 @@ def registry(monkeypatch):
 
 
 def test_the_apps_register_their_checks_in_the_order_of_installed_apps():
-    assert list(health._checks) == ["beat", "reminders"]
+    assert list(health._checks) == ["push", "beat", "reminders"]
 
 
 def test_a_registered_check_is_run_and_decides_the_status(client, registry):
@@ -217,7 +217,7 @@ def test_a_registered_check_is_run_and_decides_the_status(client, registry):
 
     assert response.status_code == 503
     assert body["checks"]["spare"] == {"ok": False, "why": "test"}
-    assert list(body["checks"]) == ["database", "broker", "beat", "reminders", "spare"]
+    assert list(body["checks"]) == ["database", "broker", "push", "beat", "reminders", "spare"]
 
 
 def test_a_check_that_raises_reports_the_exception_class(client, registry):

@@ -24,7 +24,8 @@ from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.support.push_receiver import PushReceiver
 
-pytestmark = pytest.mark.django_db
+# FCM and APNs are switched on (never sent to): registering is what these tests are about.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("native_on")]
 
 CLOSED = "https://127.0.0.1:9/push"  # nothing listens there; these endpoints are stored, never sent to
 FCM_TOKEN = "dGVzdC1pbnN0YW5jZQ:APA91bH" + "x" * 140
