@@ -186,13 +186,17 @@ def _stop(reminder: Reminder) -> AckResult:
     except (IndexError, ValueError):
         client_uuid = None
     with transaction.atomic():
-        reminder = _locked(reminder)
-        now = timezone.now()
+        # The application's row first, then the episode and its reminders: the order the app's own stop takes
+        # them (its record, then the re-plan), so an "It's off" tap and the app's Stop never wait in a cycle.
         app = (
-            Application.objects.filter(episode_id=reminder.episode_id, client_uuid=client_uuid, kind=kind).first()
+            Application.objects.select_for_update(of=("self",), no_key=True)
+            .filter(episode_id=reminder.episode_id, client_uuid=client_uuid, kind=kind)
+            .first()
             if client_uuid and kind
             else None
         )
+        reminder = _locked(reminder)
+        now = timezone.now()
         if app is None:
             raise Conflict(_("There is nothing to take off."))
         if app.stopped_at is None or app.auto_closed:
