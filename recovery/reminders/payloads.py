@@ -31,36 +31,46 @@ _NEEDS_PROTOCOL = {"ice_start", "heat_start", "movement_break", "checkin"}
 
 
 def _texts(kind: str, protocol) -> tuple[str, str]:
+    """Every text through gettext: the lock screen is a patient's screen like any other."""
     on = {"ice": protocol.ice_on_min, "heat": protocol.heat_on_min} if protocol else {"ice": 20, "heat": 20}
+    sitting = protocol.sitting_break_min if protocol else 30
     texts = {
-        "ice_start": (f"Put the ice on ({on['ice']} min)", "Wrap the ice pack in a thin towel, never on bare skin."),
-        "ice_remove": ("Take the ice off now", "Let your skin rest before the next application."),
-        "heat_start": (f"Put the heat on ({on['heat']} min)", "Moist heat, not too hot. Never fall asleep with it on."),
-        "heat_remove": ("Take the heat off now", "Let your skin rest before the next application."),
-        "checkin": ("Time for your check-in", "How is your back today? It takes a minute."),
+        "ice_start": (
+            _("Put the ice on (%(minutes)d min)") % {"minutes": on["ice"]},
+            _("Wrap the ice pack in a thin towel, never on bare skin."),
+        ),
+        "ice_remove": (_("Take the ice off now"), _("Let your skin rest before the next application.")),
+        "heat_start": (
+            _("Put the heat on (%(minutes)d min)") % {"minutes": on["heat"]},
+            _("Moist heat, not too hot. Never fall asleep with it on."),
+        ),
+        "heat_remove": (_("Take the heat off now"), _("Let your skin rest before the next application.")),
+        "checkin": (_("Time for your check-in"), _("How is your back today? It takes a minute.")),
         "review": (
             _("Time to look at your progress"),
             _("See how the last days went. Feeling better? You can end the plan."),
         ),
         "plan_end": (_("Feeling better? End the plan"), _("Two good days in a row: end your plan in the app.")),
-        "rest_nudge": ("Time for a short walk", "Gentle movement helps recovery: a few easy minutes on your feet."),
-        "rest_limit": ("Bed rest is over for now", "Start gentle movement: short, easy walks."),
-        "movement_break": (
-            "Stand up and stretch",
-            f"You have been sitting for {protocol.sitting_break_min if protocol else 30} minutes.",
+        "rest_nudge": (
+            _("Time for a short walk"),
+            _("Gentle movement helps recovery: a few easy minutes on your feet."),
         ),
+        "rest_limit": (_("Bed rest is over for now"), _("Start gentle movement: short, easy walks.")),
+        "movement_break": (
+            _("Stand up and stretch"),
+            _("You have been sitting for %(minutes)d minutes.") % {"minutes": sitting},
+        ),
+        # After an emergency answer: the patient's "did you get help?"
+        "help_check": (
+            _("Did you get help?"),
+            _("Tell us whether a doctor has seen you, then resume or end the plan."),
+        ),
+        # The physiotherapist's alert names no one and no symptom: a lock screen is public.
+        "clinician_alert": (_("A patient needs your attention now"), _("Open backcare to see who and why.")),
     }
-    # Issue 13 (red flags): the patient's "did you get help?", and the physiotherapist's alert, which names no one
-    # and no symptom (a lock screen is public).
-    texts["help_check"] = (
-        _("Did you get help?"),
-        _("Tell us whether a doctor has seen you, then resume or end the plan."),
-    )
-    texts["clinician_alert"] = (_("A patient needs your attention now"), _("Open backcare to see who and why."))
-    return texts.get(kind, ("backcare reminder", "Open backcare to see what to do next."))
+    return texts.get(kind, (_("backcare reminder"), _("Open backcare to see what to do next.")))
 
 
-# The app route a plain tap opens (the rest open the app's start).
 HIGH_URGENCY = {"clinician_alert"}  # besides the safety reminders: the push service wakes the phone at once
 
 
