@@ -8,6 +8,22 @@ from tests.factories import PASSWORD, EpisodeFactory, PhysioFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
+def _cache_emptied():
+    """Throttle and sign-in counters live in Redis, which outlives a test's transaction: start each test without any
+    (only the cache's own keys: Celery's queues share the Redis database)."""
+    from django.core.cache import cache
+
+    client = getattr(cache, "_cache", None)
+    if client is None or not hasattr(client, "get_client"):
+        cache.clear()
+        return
+    redis = client.get_client(write=True)
+    keys = list(redis.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
 def _content_loaded(request):
     """Transactional tests flush the tables, data migrations included: load the checklist again."""
     marker = request.node.get_closest_marker("django_db")

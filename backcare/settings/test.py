@@ -6,13 +6,20 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/backca
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 
 from .base import *  # noqa: E402, F403
-from .base import BACKCARE_VAPID_SUBJECT, REST_FRAMEWORK, env  # noqa: E402
+from .base import BACKCARE_VAPID_SUBJECT, CACHES, REST_FRAMEWORK, env  # noqa: E402
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key-with-enough-length-to-be-realistic-0123456789"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Throttles are tested where they matter; elsewhere they would make tests order-dependent.
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "10000/min", "push_test": "10000/min"}}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(
+        ("auth", "push_test", "write", "sync", *REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]), "10000/min"
+    ),
+}
+# Throttle and sign-in counters: a prefix of their own, emptied before each test (tests/conftest.py).
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "backcare-test"}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -3,11 +3,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backcare.core.errors import Unavailable
 from backcare.core.permissions import IsPatient
+from backcare.core.throttling import ScopedRateThrottle
 from backcare.push import selectors, services
 from backcare.push.api import serializers as s
 from backcare.push.vapid import vapid_public_key_b64
