@@ -546,9 +546,7 @@ def test_throttles_key_on_the_same_client_address(settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth": "3/min"},
     }
-    codes = [
-        APIClient().post(REGISTER, {}, HTTP_X_FORWARDED_FOR=f"127.3.0.{n}").status_code for n in range(4)
-    ]
+    codes = [APIClient().post(REGISTER, {}, HTTP_X_FORWARDED_FOR=f"127.3.0.{n}").status_code for n in range(4)]
     assert codes == [400, 400, 400, 429]  # spoofing X-Forwarded-For does not give each request a new counter
     settings.BACKCARE_TRUSTED_PROXIES = "127.0.0.1"
     assert APIClient().post(REGISTER, {}, HTTP_X_FORWARDED_FOR="127.3.0.9").status_code == 400
