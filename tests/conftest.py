@@ -7,6 +7,20 @@ from recovery.treatment.services import protocol_version_load
 from tests.factories import PASSWORD, EpisodeFactory, PhysioFactory, UserFactory  # noqa: F401
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests empty the tables with TRUNCATE; the access log refuses it unless the database
+    allows it (backcare/audit/migrations/0003): allow it for the test database only."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                name = connection.ops.quote_name(connection.settings_dict["NAME"])
+                cursor.execute(f"ALTER DATABASE {name} SET backcare.allow_truncate = 'on'")
+            connection.close()  # the setting applies to connections opened from now on
+
+
 @pytest.fixture(autouse=True)
 def _cache_emptied():
     """Throttle and sign-in counters live in Redis, which outlives a test's transaction: start each test without any

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "backcare.core.middleware.RequestIdMiddleware",
     "backcare.core.middleware.RequestBodyLimitMiddleware",
+    "backcare.core.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -328,3 +329,6 @@ LOGGING = {
 BACKCARE_INVITE_ATTEMPTS_PER_USER = env.int("BACKCARE_INVITE_ATTEMPTS_PER_USER", default=10)
 BACKCARE_INVITE_ATTEMPTS_PER_CODE = env.int("BACKCARE_INVITE_ATTEMPTS_PER_CODE", default=5)
 BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES = env.int("BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES", default=15)
+
+# `manage.py seed_demo` creates accounts with a published password: only local and test settings allow it.
+BACKCARE_SEED_DEMO_ALLOWED = False

@@ -28,3 +28,6 @@ if not env.str("BACKCARE_VAPID_PRIVATE_KEY", default="") and LOCAL_VAPID_KEY_FIL
     PUSH_NOTIFICATIONS_SETTINGS = _push.library
 # A loopback receiver (bench/, manual tries) may stand in for a push service on a developer's machine.
 BACKCARE_PUSH_ENDPOINT_HOSTS = [*BACKCARE_PUSH_ENDPOINT_HOSTS, "127.0.0.1", "localhost"]
+
+# The demo accounts (published password) are for a developer's machine.
+BACKCARE_SEED_DEMO_ALLOWED = True

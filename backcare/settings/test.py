@@ -54,3 +54,5 @@ BACKCARE_PUSH_ENDPOINT_HOSTS = ["127.0.0.1"]
 
 # The triage queue is ranked by the database and the page scored again in Python: in tests a disagreement fails.
 BACKCARE_TRIAGE_RANK_STRICT = True
+
+BACKCARE_SEED_DEMO_ALLOWED = True
