@@ -199,10 +199,13 @@ def test_truncate_is_refused_on_the_access_log(physio, patient):
         at=timezone.now(), actor=physio, actor_label="P", patient=patient, action="a", path="/", request_id="r"
     )
     name = connection.ops.quote_name(connection.settings_dict["NAME"])
-    with pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"), transaction.atomic():
-        with connection.cursor() as cursor:
-            # As in any database but the test one (tests/conftest.py allows it there); a session's own SET does not help.
-            cursor.execute(f"ALTER DATABASE {name} RESET backcare.allow_truncate")
-            cursor.execute("SET LOCAL backcare.allow_truncate = 'on'")
-            cursor.execute("TRUNCATE audit_accesslog")
+    with (
+        pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        # As in any database but the test one (tests/conftest.py allows it there); a session's own SET does not help.
+        cursor.execute(f"ALTER DATABASE {name} RESET backcare.allow_truncate")
+        cursor.execute("SET LOCAL backcare.allow_truncate = 'on'")
+        cursor.execute("TRUNCATE audit_accesslog")
     assert AccessLog.objects.count() == 1
