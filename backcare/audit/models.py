@@ -48,7 +48,7 @@ class AccessLogQuerySet(models.QuerySet):
             return len(self.bulk_create(rows))
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {AccessLog._meta.db_table} "  # noqa: S608 (the table's own name; values bound)
+                f"INSERT INTO {AccessLog._meta.db_table} "  # noqa: S608  # nosec B608  # the table's own name; values bound
                 "(at, actor_id, actor_label, patient_id, action, path, request_id, client_request_id, client_address) "
                 "SELECT %s, %s, %s, patient, %s, %s, %s, %s, %s::inet FROM unnest(%s::bigint[]) AS patient",
                 [

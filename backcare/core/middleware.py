@@ -68,3 +68,23 @@ class ApiNotFoundMiddleware:
         ):
             return JsonResponse({"detail": "Not found."}, status=404)
         return response
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy and Permissions-Policy on every response (Referrer-Policy: SecurityMiddleware).
+
+    The app, the offline page and the admin run under BACKCARE_CSP: scripts and styles from this origin only,
+    nothing inline, no plugins, not framed. The API docs (Swagger UI, Redoc) are third-party pages that
+    put styles inline and draw with data: images and a blob: worker: they get BACKCARE_CSP_DOCS, still with
+    no inline script and nothing from another origin.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        docs = any(request.path.startswith(prefix) for prefix in settings.BACKCARE_CSP_DOCS_PATHS)
+        response.setdefault("Content-Security-Policy", settings.BACKCARE_CSP_DOCS if docs else settings.BACKCARE_CSP)
+        response.setdefault("Permissions-Policy", settings.BACKCARE_PERMISSIONS_POLICY)
+        return response

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "backcare.core.middleware.RequestBodyLimitMiddleware",
     "backcare.core.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "backcare.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -156,7 +157,7 @@ REST_FRAMEWORK = {
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("BACKCARE_TOKEN_TTL_DAYS", default=30)),
     "AUTO_REFRESH": True,
-    "TOKEN_LIMIT_PER_USER": 20,
+    "TOKEN_LIMIT_PER_USER": 20,  # nosec B105  # a count of tokens, not a secret
     "AUTH_HEADER_PREFIX": "Token",
 }
 
@@ -196,6 +197,55 @@ BACKCARE_SIGNIN_FREE_FAILURES_PER_ACCOUNT = env.int("BACKCARE_SIGNIN_FREE_FAILUR
 BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS = env.int("BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS", default=30)
 BACKCARE_SIGNIN_FREE_FAILURES_PER_DEVICE = env.int("BACKCARE_SIGNIN_FREE_FAILURES_PER_DEVICE", default=5)
 BACKCARE_SIGNIN_DELAY_CAP = timedelta(seconds=env.int("BACKCARE_SIGNIN_DELAY_CAP_SECONDS", default=900))
+
+# Security headers (backcare/core/middleware.py SecurityHeadersMiddleware); the test in
+# tests/backcare/core/test_security_headers.py checks them on every HTML page.
+_CSP_COMMON = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "connect-src": "'self'",
+    "img-src": "'self'",
+    "font-src": "'self'",
+    "manifest-src": "'self'",
+    "worker-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+BACKCARE_CSP = "; ".join(f"{k} {v}" for k, v in {**_CSP_COMMON, "style-src": "'self'"}.items())
+# The API docs: Swagger UI and Redoc inline their styles, use data: images and a blob: worker (search).
+BACKCARE_CSP_DOCS = "; ".join(
+    f"{k} {v}"
+    for k, v in {
+        **_CSP_COMMON,
+        "style-src": "'self' 'unsafe-inline'",
+        "img-src": "'self' data:",
+        "worker-src": "'self' blob:",
+    }.items()
+)
+BACKCARE_CSP_DOCS_PATHS = ["/api/docs/", "/api/redoc/"]
+# Powerful features the app never uses, refused for it and anything it might embed. (Notifications and
+# push are not governed by Permissions-Policy.)
+BACKCARE_PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

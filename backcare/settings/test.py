@@ -9,7 +9,7 @@ from .base import *  # noqa: E402, F403
 from .base import BACKCARE_VAPID_SUBJECT, CACHES, REST_FRAMEWORK, env  # noqa: E402
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key-with-enough-length-to-be-realistic-0123456789"
+SECRET_KEY = "test-only-secret-key-with-enough-length-to-be-realistic-0123456789"  # nosec B105  # test settings only
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Throttles are tested where they matter; elsewhere they would make tests order-dependent.
 REST_FRAMEWORK = {

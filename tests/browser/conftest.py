@@ -62,6 +62,13 @@ def context_factory(browser):
         context.close()
 
 
+def csp_watch(page) -> list[str]:
+    """What the Content-Security-Policy refused on this page (Chromium reports each refusal on the console)."""
+    refused: list[str] = []
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and refused.append(msg.text))
+    return refused
+
+
 @pytest.fixture
 def page(context_factory, live_server):
     page = context_factory().new_page()
@@ -71,7 +78,10 @@ def page(context_factory, live_server):
     page.on("console", lambda msg: print(f"console.{msg.type}: {msg.text}"))
     page.on("pageerror", lambda exc: print(f"pageerror: {exc}"))
     page.js_errors = errors
-    return page
+    refused = csp_watch(page)
+    yield page
+    # The app runs under its strict policy: nothing it does may be refused (a refused style or script is a broken screen).
+    assert refused == [], refused
 
 
 @pytest.fixture

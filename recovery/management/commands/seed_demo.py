@@ -17,7 +17,7 @@ from recovery.treatment.services import application_put, medication_put
 # Stable client ids: the demo history is written through the same replay-safe services as the app.
 DEMO_NS = uuid.UUID("6d1c3f8e-2b5a-4c1e-9f0d-5a7b8c9d0e1f")
 
-DEMO_PASSWORD = "backcare-demo-2026"
+DEMO_PASSWORD = "backcare-demo-2026"  # nosec B105  # published on purpose; refused outside local/test settings
 DEMO_USERS = [
     ("patient@demo.backcare.local", "Pat Demo", Role.PATIENT, "Europe/Berlin"),
     ("physio@demo.backcare.local", "Phyllis Physio", Role.PHYSIOTHERAPIST, "Europe/Berlin"),
