@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -5,6 +7,18 @@ from backcare.accounts.models import User
 from content.services import redflag_rules_load
 from recovery.treatment.services import protocol_version_load
 from tests.factories import PASSWORD, EpisodeFactory, PhysioFactory, UserFactory  # noqa: F401
+
+
+def pytest_configure(config):
+    """BACKCARE_TEST_CLOCK=2026-12-03T00:30:00Z runs the tests with the Python clock started there (ticking), to find
+    tests that depend on the time of day (e.g. Berlin's midnight at 23:00 UTC). PostgreSQL's now() and the
+    browser's clock are not moved: tests must pass their instants explicitly (or pin them with time-machine)."""
+    start = os.environ.get("BACKCARE_TEST_CLOCK")
+    if start:
+        import time_machine
+
+        config._backcare_clock = time_machine.travel(start, tick=True)
+        config._backcare_clock.start()
 
 
 @pytest.fixture(scope="session")

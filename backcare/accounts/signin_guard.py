@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from backcare.core.errors import TooMany
 
@@ -85,7 +86,7 @@ def signin_wait(*, attempt: SignInAttempt) -> None:
     remaining = latest - _now()
     if remaining > 0:
         raise TooMany(
-            "Too many failed sign-in attempts. Try again later.",
+            gettext("Too many failed sign-in attempts. Try again later."),
             headers={"Retry-After": str(math.ceil(remaining))},
         )
 

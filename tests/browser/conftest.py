@@ -121,4 +121,10 @@ def sign_in(page, base_url: str, email: str, password: str = PASSWORD):
 
 def wait_worker(page):
     """Until the service worker controls the page (the precache is in place then)."""
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
+    # Polled through page.evaluate (the DevTools protocol): wait_for_function evaluates its predicate as a string
+    # inside the page, which the app's Content-Security-Policy (no 'unsafe-eval') refuses.
+    for _ in range(150):
+        if page.evaluate("() => Boolean(navigator.serviceWorker && navigator.serviceWorker.controller)"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the service worker did not take control of the page within 15 s")
