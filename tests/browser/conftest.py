@@ -5,6 +5,7 @@ context, so the service worker registers. Screenshots go to var/screenshots/ (gi
 """
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,9 @@ def context_factory(browser):
     def make(viewport=PHONE, **kwargs):
         context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="Europe/Berlin", **kwargs)
         context.set_default_timeout(10_000)
+        if os.environ.get("BACKCARE_TEST_CLOCK"):
+            # The server's clock was moved (tests/conftest.py): the browser's follows, or "today" differs.
+            context.clock.install(time=datetime.now(UTC))
         contexts.append(context)
         return context
 
