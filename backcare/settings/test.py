@@ -18,8 +18,9 @@ REST_FRAMEWORK = {
         ("auth", "push_test", "write", "sync", *REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]), "10000/min"
     ),
 }
-# Throttle and sign-in counters: a prefix of their own, emptied before each test (tests/conftest.py).
-CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": "backcare-test"}}
+# Throttle and sign-in counters: a prefix of this test process's own (two runs may share a Redis database),
+# emptied before each test (tests/conftest.py). The keys expire on their own.
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": f"backcare-test-{os.getpid()}"}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
