@@ -50,6 +50,8 @@ lint: dev-venv
 	DJANGO_SETTINGS_MODULE=backcare.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	@# The direction of imports: the contracts in pyproject.toml [tool.importlinter].
 	$(BIN)/lint-imports --no-cache
+	@# Security lint of the project code; each accepted finding is marked `# nosec Bxxx  # why` where it is.
+	$(BIN)/bandit -q -c pyproject.toml -r backcare recovery content
 
 format: dev-venv
 	$(BIN)/ruff check --fix .

@@ -10,6 +10,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
+from backcare.audit.services import AccessContext, access_record
 from recovery.care.models import CareLink
 from recovery.episodes.models import Episode
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
@@ -17,7 +18,41 @@ from recovery.triage.models import TriageSummary
 
 
 class ReadOnly:
-    """No add, change or delete for anyone; viewing follows the usual view permission."""
+    """No add, change or delete for anyone; viewing follows the usual view permission.
+
+    Every page that shows patients' rows is written to the access log first (one row per patient shown,
+    action "admin.<model>"), as a physiotherapist's reads are; if it cannot be written the page fails.
+    """
+
+    patient_path = "patient_id"  # how a row names its patient
+
+    def _patient_of(self, obj) -> int:
+        value = obj
+        for part in self.patient_path.split("."):
+            value = getattr(value, part)
+        return value
+
+    def _log_read(self, request, objs) -> None:
+        access_record(
+            actor=request.user,
+            patient_ids=[self._patient_of(obj) for obj in objs],
+            action=f"admin.{self.model._meta.model_name}",
+            context=AccessContext.of(request),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            self._log_read(request, changelist.result_list)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if original is not None:
+            self._log_read(request, [original])
+        return response
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -71,6 +106,7 @@ class DeliveryAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ("reminder__patient__email", "reminder__slot")
     list_select_related = ("reminder",)
     inlines = [DeliveryAttemptInline]
+    patient_path = "reminder.patient_id"
 
 
 @admin.register(TriageSummary)

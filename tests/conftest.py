@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -5,6 +7,48 @@ from backcare.accounts.models import User
 from content.services import redflag_rules_load
 from recovery.treatment.services import protocol_version_load
 from tests.factories import PASSWORD, EpisodeFactory, PhysioFactory, UserFactory  # noqa: F401
+
+
+def pytest_configure(config):
+    """BACKCARE_TEST_CLOCK=2026-12-03T00:30:00Z runs the tests with the Python clock started there (ticking), to find
+    tests that depend on the time of day (e.g. Berlin's midnight at 23:00 UTC). PostgreSQL's now() and the
+    browser's clock are not moved: tests must pass their instants explicitly (or pin them with time-machine)."""
+    start = os.environ.get("BACKCARE_TEST_CLOCK")
+    if start:
+        import time_machine
+
+        config._backcare_clock = time_machine.travel(start, tick=True)
+        config._backcare_clock.start()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests empty the tables with TRUNCATE; the access log refuses it unless the database
+    allows it (backcare/audit/migrations/0003): allow it for the test database only."""
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                name = connection.ops.quote_name(connection.settings_dict["NAME"])
+                cursor.execute(f"ALTER DATABASE {name} SET backcare.allow_truncate = 'on'")
+            connection.close()  # the setting applies to connections opened from now on
+
+
+@pytest.fixture(autouse=True)
+def _cache_emptied():
+    """Throttle and sign-in counters live in Redis, which outlives a test's transaction: start each test without any
+    (only the cache's own keys: Celery's queues share the Redis database)."""
+    from django.core.cache import cache
+
+    client = getattr(cache, "_cache", None)
+    if client is None or not hasattr(client, "get_client"):
+        cache.clear()
+        return
+    redis = client.get_client(write=True)
+    keys = list(redis.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        redis.delete(*keys)
 
 
 @pytest.fixture(autouse=True)

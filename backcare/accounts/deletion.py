@@ -2,7 +2,7 @@
 
 Everything of theirs goes in one transaction (account, profile, tokens, devices, episodes with their
 check-ins, red flags, ice and heat, rest, medication, walks, prescriptions and reminders with their
-deliveries, care links, notes about them, invitation attempts, sign-in failure records): either all of
+deliveries, care links, notes about them, invitation attempts; then its sign-in failure counters): either all of
 it or, if anything fails, none of it.
 
 The access log (backcare.audit) is kept, as the law requires: its rows name the patient by id without
@@ -12,35 +12,32 @@ a foreign-key constraint, so they outlive the account; the reader's name is kept
 from collections import Counter
 from dataclasses import dataclass
 
-from axes.models import AccessAttempt, AccessFailureLog
-from axes.models import AccessLog as SignInLog
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.http import HttpRequest
 from rest_framework import exceptions
 
 from backcare.audit.models import AccessLog
+from backcare.core.net import client_address
 
+from . import signin_guard
 from .models import Role, User
 
 CONFIRMATION = "delete my account"
 
 
-class Locked(exceptions.Throttled):
-    default_detail = "Too many failed sign-in attempts. Try again later."
-
-    def __init__(self):
-        super().__init__(wait=int(settings.AXES_COOLOFF_TIME.total_seconds()))
-
-
 def account_reauthenticate(*, request: HttpRequest, user: User, password: str) -> None:
     """The password of the signed-in account, checked the way sign-in checks it (failures count towards
-    the same lockout). Raises a 400 naming `password`, or 429 while locked out."""
+    the same delays). Raises a 400 naming `password`, or TooMany (429) while the attempt must wait."""
+    attempt = signin_guard.SignInAttempt(
+        email=user.email,
+        address=client_address(request),
+        device_cookie=request.COOKIES.get(signin_guard.DEVICE_COOKIE),
+    )
+    signin_guard.signin_wait(attempt=attempt)
     authenticated = authenticate(request, email=user.email, password=password)
-    if getattr(request, "axes_locked_out", False):
-        raise Locked()
     if authenticated is None or authenticated.pk != user.pk:
+        signin_guard.signin_failed(attempt=attempt)
         raise exceptions.ValidationError({"password": ["Wrong password."]})
 
 
@@ -64,7 +61,6 @@ def account_delete(*, user: User) -> AccountDeleted:
         kept = AccessLog.objects.filter(patient_id=locked.pk).count()
         _, removed = locked.delete()
         counts = Counter(removed)
-        for model in (AccessAttempt, AccessFailureLog, SignInLog):
-            _, by_model = model.objects.filter(username__iexact=locked.email).delete()
-            counts.update(by_model)
+    # Sign-in failure counters live in the cache (no network call inside the transaction above).
+    signin_guard.signin_forget(email=locked.email)
     return AccountDeleted(user_id=user.pk, removed={k: v for k, v in sorted(counts.items()) if v}, access_log_kept=kept)

@@ -16,7 +16,7 @@ TEST_PAYLOAD = {
     "tag": "test",
     "kind": "test",
     "reminder_id": None,
-    "ack_token": None,
+    "ack_token": None,  # nosec B105  # a payload field name, not a secret (the test push has no token)
     "actions": [],
     "url": "/",
 }

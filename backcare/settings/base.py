@@ -42,7 +42,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "knox",
-    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "push_notifications",
@@ -58,7 +57,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "backcare.core.middleware.RequestIdMiddleware",
     "backcare.core.middleware.RequestBodyLimitMiddleware",
+    "backcare.core.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "backcare.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,8 +67,6 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last, as django-axes asks.
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backcare.urls"
@@ -107,10 +106,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -145,7 +141,15 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "backcare.core.api.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"auth": env.str("BACKCARE_AUTH_THROTTLE", default="30/min")},
+    # Per signed-in user (else per client address), counted in the shared cache (backcare/core/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": ["backcare.core.throttling.WriteRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": env.str("BACKCARE_AUTH_THROTTLE", default="30/min"),
+        # Any write (POST, PUT, PATCH, DELETE) by one account: far above a patient's use, far below a flood.
+        "write": env.str("BACKCARE_WRITE_THROTTLE", default="120/min"),
+        # Offline batches (up to 200 writes each) by one account: a phone back online sends one or two.
+        "sync": env.str("BACKCARE_SYNC_THROTTLE", default="10/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -153,7 +157,7 @@ REST_FRAMEWORK = {
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env.int("BACKCARE_TOKEN_TTL_DAYS", default=30)),
     "AUTO_REFRESH": True,
-    "TOKEN_LIMIT_PER_USER": 20,
+    "TOKEN_LIMIT_PER_USER": 20,  # nosec B105  # a count of tokens, not a secret
     "AUTH_HEADER_PREFIX": "Token",
 }
 
@@ -184,15 +188,65 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# django-axes: an atomic per (username, IP) failure counter in the database.
-AXES_FAILURE_LIMIT = env.int("BACKCARE_LOGIN_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("BACKCARE_LOGIN_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_USERNAME_FORM_FIELD = "email"
-AXES_ENABLED = env_bool("BACKCARE_AXES_ENABLED", True)
-# The lockout answer is JSON like the rest of the API (axes' default is a text/html page).
-AXES_LOCKOUT_CALLABLE = "backcare.accounts.lockout.lockout_response"
+# The proxies in front of the app whose X-Forwarded-For entries are believed: a count ("1" behind one TLS
+# proxy) or addresses/networks ("127.0.0.1,10.1.0.0/16"); unset, none (backcare/core/net.py). Sign-in
+# delays, throttles and the access log all take the client address from there.
+BACKCARE_TRUSTED_PROXIES = env.str("BACKCARE_TRUSTED_PROXIES", default="")
+
+# Failed sign-ins: progressive delay per account and per address, or per known device (backcare/accounts/signin_guard.py).
+BACKCARE_SIGNIN_FREE_FAILURES_PER_ACCOUNT = env.int("BACKCARE_SIGNIN_FREE_FAILURES_PER_ACCOUNT", default=10)
+BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS = env.int("BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS", default=30)
+BACKCARE_SIGNIN_FREE_FAILURES_PER_DEVICE = env.int("BACKCARE_SIGNIN_FREE_FAILURES_PER_DEVICE", default=5)
+BACKCARE_SIGNIN_DELAY_CAP = timedelta(seconds=env.int("BACKCARE_SIGNIN_DELAY_CAP_SECONDS", default=900))
+
+# Security headers (backcare/core/middleware.py SecurityHeadersMiddleware); the test in
+# tests/backcare/core/test_security_headers.py checks them on every HTML page.
+_CSP_COMMON = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "connect-src": "'self'",
+    "img-src": "'self'",
+    "font-src": "'self'",
+    "manifest-src": "'self'",
+    "worker-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'none'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+BACKCARE_CSP = "; ".join(f"{k} {v}" for k, v in {**_CSP_COMMON, "style-src": "'self'"}.items())
+# The API docs: Swagger UI and Redoc inline their styles, use data: images and a blob: worker (search).
+BACKCARE_CSP_DOCS = "; ".join(
+    f"{k} {v}"
+    for k, v in {
+        **_CSP_COMMON,
+        "style-src": "'self' 'unsafe-inline'",
+        "img-src": "'self' data:",
+        "worker-src": "'self' blob:",
+    }.items()
+)
+BACKCARE_CSP_DOCS_PATHS = ["/api/docs/", "/api/redoc/"]
+# Powerful features the app never uses, refused for it and anything it might embed. (Notifications and
+# push are not governed by Permissions-Policy.)
+BACKCARE_PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -200,6 +254,15 @@ CSRF_COOKIE_SAMESITE = "Lax"
 
 # Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport (no server).
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache holds throttle and sign-in counters, so it must be shared by every process: Redis when
+# REDIS_URL is set; otherwise (`make run`, one web process) memory.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "backcare"}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
@@ -345,3 +408,6 @@ LOGGING = {
 BACKCARE_INVITE_ATTEMPTS_PER_USER = env.int("BACKCARE_INVITE_ATTEMPTS_PER_USER", default=10)
 BACKCARE_INVITE_ATTEMPTS_PER_CODE = env.int("BACKCARE_INVITE_ATTEMPTS_PER_CODE", default=5)
 BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES = env.int("BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES", default=15)
+
+# `manage.py seed_demo` creates accounts with a published password: only local and test settings allow it.
+BACKCARE_SEED_DEMO_ALLOWED = False

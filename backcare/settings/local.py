@@ -29,3 +29,6 @@ if not env.str("BACKCARE_VAPID_PRIVATE_KEY", default="") and LOCAL_VAPID_KEY_FIL
 # A loopback receiver (bench/, manual tries) may stand in for a push service on a developer's machine.
 BACKCARE_PUSH_ENDPOINT_HOSTS = [*BACKCARE_PUSH_ENDPOINT_HOSTS, "127.0.0.1", "localhost"]
 BACKCARE_PUSH_ALLOW_LOOPBACK = True
+
+# The demo accounts (published password) are for a developer's machine.
+BACKCARE_SEED_DEMO_ALLOWED = True

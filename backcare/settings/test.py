@@ -6,13 +6,21 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/backca
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
 
 from .base import *  # noqa: E402, F403
-from .base import BACKCARE_VAPID_SUBJECT, REST_FRAMEWORK, env  # noqa: E402
+from .base import BACKCARE_VAPID_SUBJECT, CACHES, REST_FRAMEWORK, env  # noqa: E402
 
 DEBUG = False
-SECRET_KEY = "test-only-secret-key-with-enough-length-to-be-realistic-0123456789"
+SECRET_KEY = "test-only-secret-key-with-enough-length-to-be-realistic-0123456789"  # nosec B105  # test settings only
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Throttles are tested where they matter; elsewhere they would make tests order-dependent.
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"auth": "10000/min", "push_test": "10000/min"}}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": dict.fromkeys(
+        ("auth", "push_test", "write", "sync", *REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]), "10000/min"
+    ),
+}
+# Throttle and sign-in counters: a prefix of this test process's own (two runs may share a Redis database),
+# emptied before each test (tests/conftest.py). The keys expire on their own.
+CACHES = {"default": {**CACHES["default"], "KEY_PREFIX": f"backcare-test-{os.getpid()}"}}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -56,3 +64,4 @@ BACKCARE_FCM_SEND_URL = env.str(
     "BACKCARE_FCM_SEND_URL", default="https://127.0.0.1:9/v1/projects/{project_id}/messages:send"
 )
 BACKCARE_APNS_HOST = env.str("BACKCARE_APNS_HOST", default="127.0.0.1:9")
+BACKCARE_SEED_DEMO_ALLOWED = True

@@ -29,10 +29,8 @@ PATIENT_ID = OpenApiParameter("patient_id", OpenApiTypes.INT, OpenApiParameter.P
 
 
 def access_context(request) -> AccessContext:
-    """The request, as the access log names it: its path and its id (one is made when the client sent none)."""
-    return AccessContext(
-        path=request.get_full_path(), request_id=getattr(request, "request_id", "") or uuid.uuid4().hex
-    )
+    """The request, as the access log names it: its path, the server's id, the client's id and address."""
+    return AccessContext.of(request)
 
 
 def audit_read(request, *, patient_ids, action: str) -> None:

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from backcare.core.api import StrictSerializer, api_exception_for
 from backcare.core.errors import DomainError
+from backcare.core.throttling import SyncRateThrottle, WriteRateThrottle
 from recovery.api.common import ClientWrite, PatientAPIView
 from recovery.episodes.api.views import CHECKIN_PUT
 from recovery.treatment.api import views as treatment
@@ -39,7 +40,8 @@ WRITES: dict[str, ClientWrite] = {
     "medication": treatment.MEDICATION_PUT,
     "activity": treatment.ACTIVITY_PUT,
 }
-assert set(WRITES) == set(SYNC_KINDS), "every sync kind needs its endpoint's write"
+if set(WRITES) != set(SYNC_KINDS):  # checked at import, also under python -O (bandit B101)
+    raise RuntimeError("every sync kind needs its endpoint's write")
 
 # A stop, and the kind of the write that starts what it stops.
 STARTED_BY = {"application_stop": "application", "rest_stop": "rest"}
@@ -78,6 +80,8 @@ class SyncOutputSerializer(serializers.Serializer):
 
 class SyncView(PatientAPIView):
     """Replay writes queued offline. Each item is stored (or refused) on its own; order is kept."""
+
+    throttle_classes = [WriteRateThrottle, SyncRateThrottle]
 
     @extend_schema(request=SyncInputSerializer, responses={200: SyncOutputSerializer}, tags=["sync"])
     def post(self, request):

@@ -39,7 +39,7 @@ def triage_summaries_touch(*, patient_ids: Iterable[int]) -> None:
     values = ", ".join(["(%s, 1, '')"] * len(ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {_TABLE} (patient_id, revision, zone) VALUES {values} "  # noqa: S608 (fixed names, bound values)
+            f"INSERT INTO {_TABLE} (patient_id, revision, zone) VALUES {values} "  # noqa: S608  # nosec B608  # fixed names, bound values
             f"ON CONFLICT (patient_id) DO UPDATE SET revision = {_TABLE}.revision + 1",
             ids,
         )
@@ -63,7 +63,7 @@ def triage_summaries_store(*, summaries: list[SummaryRow]) -> int:
     columns = ", ".join(STORED_COLUMNS)
     updates = ", ".join(f"{name} = excluded.{name}" for name in ("computed_revision", *STORED_COLUMNS))
     sql = (
-        f"INSERT INTO {_TABLE} (patient_id, revision, computed_revision, {columns}) "  # noqa: S608 (fixed names)
+        f"INSERT INTO {_TABLE} (patient_id, revision, computed_revision, {columns}) "  # noqa: S608  # nosec B608  # fixed names; values bound
         f"VALUES {', '.join(rows)} ON CONFLICT (patient_id) DO UPDATE SET {updates} "
         f"WHERE {_TABLE}.revision = excluded.revision"
     )

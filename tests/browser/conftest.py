@@ -5,6 +5,7 @@ context, so the service worker registers. Screenshots go to var/screenshots/ (gi
 """
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -54,12 +55,22 @@ def context_factory(browser):
     def make(viewport=PHONE, **kwargs):
         context = browser.new_context(viewport=viewport, locale="en-GB", timezone_id="Europe/Berlin", **kwargs)
         context.set_default_timeout(10_000)
+        if os.environ.get("BACKCARE_TEST_CLOCK"):
+            # The server's clock was moved (tests/conftest.py): the browser's follows, or "today" differs.
+            context.clock.install(time=datetime.now(UTC))
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+
+
+def csp_watch(page) -> list[str]:
+    """What the Content-Security-Policy refused on this page (Chromium reports each refusal on the console)."""
+    refused: list[str] = []
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and refused.append(msg.text))
+    return refused
 
 
 @pytest.fixture
@@ -71,7 +82,10 @@ def page(context_factory, live_server):
     page.on("console", lambda msg: print(f"console.{msg.type}: {msg.text}"))
     page.on("pageerror", lambda exc: print(f"pageerror: {exc}"))
     page.js_errors = errors
-    return page
+    refused = csp_watch(page)
+    yield page
+    # The app runs under its strict policy: nothing it does may be refused (a refused style or script is a broken screen).
+    assert refused == [], refused
 
 
 @pytest.fixture
@@ -111,4 +125,10 @@ def sign_in(page, base_url: str, email: str, password: str = PASSWORD):
 
 def wait_worker(page):
     """Until the service worker controls the page (the precache is in place then)."""
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
+    # Polled through page.evaluate (the DevTools protocol): wait_for_function evaluates its predicate as a string
+    # inside the page, which the app's Content-Security-Policy (no 'unsafe-eval') refuses.
+    for _ in range(150):
+        if page.evaluate("() => Boolean(navigator.serviceWorker && navigator.serviceWorker.controller)"):
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("the service worker did not take control of the page within 15 s")

@@ -129,3 +129,21 @@ def test_a_full_page_costs_no_more_queries_than_one_row(admin_client, django_ass
     with django_assert_max_num_queries(one_row):
         response = admin_client.get(changelist(model))
     assert len(response.context["cl"].result_list) == 100
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
+def test_each_read_of_patient_rows_is_in_the_access_log(admin_client, admin_user, history, model):
+    from backcare.audit.models import AccessLog
+
+    other = patient_with_history(1)
+    action = f"admin.{model._meta.model_name}"
+    assert admin_client.get(changelist(model)).status_code == 200
+    listed = set(AccessLog.objects.filter(actor=admin_user, action=action).values_list("patient_id", flat=True))
+    assert listed == {history.patient_id, other.patient_id}
+    obj = model.objects.first()
+    before = AccessLog.objects.count()
+    assert admin_client.get(change_page(obj)).status_code == 200
+    row = AccessLog.objects.order_by("-id").first()
+    assert AccessLog.objects.count() == before + 1
+    assert (row.actor_id, row.action, row.path) == (admin_user.pk, action, change_page(obj))
+    assert row.patient_id in listed

@@ -113,7 +113,11 @@ def _self_signed_certificate(directory: str) -> tuple[str, str]:
     """A P-256 certificate for 127.0.0.1 that is its own CA (so clients can trust exactly it)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
+    # A fixed validity, not one around "now": OpenSSL checks it against the machine's real clock, while a test
+    # may have moved Python's clock (time-machine) when the receiver starts; a window around a moved "now"
+    # would be "not yet valid" or "expired" to the sender.
+    valid_from = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    valid_until = datetime.datetime(2099, 12, 31, tzinfo=datetime.UTC)
     public = key.public_key()
     certificate = (
         x509.CertificateBuilder()
@@ -121,8 +125,8 @@ def _self_signed_certificate(directory: str) -> tuple[str, str]:
         .issuer_name(name)
         .public_key(public)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
+        .not_valid_before(valid_from)
+        .not_valid_after(valid_until)
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(

@@ -1,12 +1,12 @@
 from django.contrib.auth import logout
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backcare.accounts import deletion
 from backcare.accounts.api import serializers as s
 from backcare.core.permissions import IsPatient
+from backcare.core.throttling import ScopedRateThrottle
 
 
 class AccountDeleteView(APIView):

@@ -3,11 +3,12 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import permissions, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from backcare.accounts import services
+from backcare.accounts import services, signin_guard
 from backcare.accounts.api import serializers as s
+from backcare.core.net import client_address
+from backcare.core.throttling import ScopedRateThrottle
 
 
 class RegisterView(APIView):
@@ -46,7 +47,7 @@ class LoginView(APIView):
         responses={
             200: s.LoginOutputSerializer,
             400: OpenApiResponse(description="Wrong email or password."),
-            429: OpenApiResponse(description="Too many failed attempts; try again later."),
+            429: OpenApiResponse(description="Too many failed attempts; wait as long as Retry-After says."),
         },
         tags=["auth"],
     )
@@ -54,22 +55,24 @@ class LoginView(APIView):
         data = s.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         django_request = request._request
-        user = authenticate(
-            django_request,
-            email=data.validated_data["email"].lower(),
-            password=data.validated_data["password"],
+        email = data.validated_data["email"].lower()
+        attempt = signin_guard.SignInAttempt(
+            email=email,
+            address=client_address(django_request),
+            device_cookie=django_request.COOKIES.get(signin_guard.DEVICE_COOKIE),
         )
-        if getattr(django_request, "axes_locked_out", False):
-            return Response(
-                {"detail": "Too many failed sign-in attempts. Try again later."},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-            )
+        signin_guard.signin_wait(attempt=attempt)
+        user = authenticate(django_request, email=email, password=data.validated_data["password"])
         if user is None or not user.is_active:
+            signin_guard.signin_failed(attempt=attempt)
             return Response({"non_field_errors": ["Wrong email or password."]}, status=status.HTTP_400_BAD_REQUEST)
+        device = signin_guard.signin_succeeded(attempt=attempt)
         login(django_request, user, backend="django.contrib.auth.backends.ModelBackend")
         token, raw = services.auth_token_issue(user=user)
         out = {"token": raw, "expiry": token.expiry, "user": user}
-        return Response(s.LoginOutputSerializer(out).data)
+        response = Response(s.LoginOutputSerializer(out).data)
+        signin_guard.device_cookie_set(response, value=device)
+        return response
 
 
 class LogoutView(APIView):

@@ -3,11 +3,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from backcare.core.errors import Unavailable
 from backcare.core.permissions import IsPatientOrPhysiotherapist
+from backcare.core.throttling import ScopedRateThrottle
 from backcare.push import selectors, services
 from backcare.push.api import serializers as s
 from backcare.push.capabilities import push_kinds_enabled

@@ -2,7 +2,8 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,7 +17,7 @@ from recovery.treatment.services import application_put, medication_put
 # Stable client ids: the demo history is written through the same replay-safe services as the app.
 DEMO_NS = uuid.UUID("6d1c3f8e-2b5a-4c1e-9f0d-5a7b8c9d0e1f")
 
-DEMO_PASSWORD = "backcare-demo-2026"
+DEMO_PASSWORD = "backcare-demo-2026"  # nosec B105  # published on purpose; refused outside local/test settings
 DEMO_USERS = [
     ("patient@demo.backcare.local", "Pat Demo", Role.PATIENT, "Europe/Berlin"),
     ("physio@demo.backcare.local", "Phyllis Physio", Role.PHYSIOTHERAPIST, "Europe/Berlin"),
@@ -26,8 +27,17 @@ DEMO_USERS = [
 class Command(BaseCommand):
     help = "Create the demo patient and physiotherapist (idempotent) and print their credentials."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        # The password above is published (README, this file): demo accounts must never exist in production.
+        if not settings.BACKCARE_SEED_DEMO_ALLOWED:
+            raise CommandError(
+                "seed_demo creates accounts with a published password; refused with these settings "
+                f"({settings.SETTINGS_MODULE}). It runs only with backcare.settings.local or test."
+            )
+        with transaction.atomic():
+            self._seed()
+
+    def _seed(self):
         for email, name, role, zone in DEMO_USERS:
             user = User.objects.filter(email=email).first()
             if user is None:

@@ -1,11 +1,10 @@
-"""Registration, sign-in (knox token + session), token expiry, sign-out, CSRF and brute-force lockout."""
+"""Registration, sign-in (knox token + session), token expiry, sign-out, CSRF, and sign-in delays by client address."""
 
 import uuid
 from datetime import timedelta
 
 import pytest
 import time_machine
-from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.utils import timezone
@@ -13,6 +12,7 @@ from knox.crypto import hash_token
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from backcare.accounts import signin_guard
 from backcare.accounts.models import Profile, Role, User
 from recovery.episodes.models import CheckIn, Episode
 from tests.factories import PASSWORD, EpisodeFactory, UserFactory
@@ -404,77 +404,152 @@ def test_inactive_user_cannot_log_in():
     assert not AuthToken.objects.exists()
 
 
-LIMIT = settings.AXES_FAILURE_LIMIT
-COOLOFF = settings.AXES_COOLOFF_TIME
+FREE = settings.BACKCARE_SIGNIN_FREE_FAILURES_PER_ACCOUNT
+CAP = settings.BACKCARE_SIGNIN_DELAY_CAP
 
 
 def _fail(n: int, email: str, **extra) -> list[int]:
     return [login(APIClient(), email, f"wrong-{i}", **extra).status_code for i in range(n)]
 
 
-def test_brute_force_locks_out_even_the_right_password(patient):
-    assert LIMIT >= 2
+def test_failures_past_the_free_ones_make_the_next_attempt_wait(patient):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
-        codes = _fail(LIMIT, patient.email)
-        assert codes[: LIMIT - 1] == [400] * (LIMIT - 1)
-        assert codes[-1] == 429
-        attempt = AccessAttempt.objects.get(username=patient.email, ip_address="127.0.0.1")
-        assert attempt.failures_since_start == LIMIT
-
-        response = login(APIClient(), patient.email)
+        assert _fail(FREE + 1, patient.email) == [400] * (FREE + 1)  # the last one starts a 1-s wait
+        response = login(APIClient(), patient.email)  # even the right password waits
         assert response.status_code == 429
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert response.json()["detail"]
+        assert response.headers["Retry-After"] == "1"
         assert "token" not in response.content.decode()
         assert settings.SESSION_COOKIE_NAME not in response.cookies
         assert not AuthToken.objects.exists()
-
-    # After the cool-off the right password works again, and the counter is cleared.
-    with time_machine.travel(start + COOLOFF + timedelta(minutes=1), tick=False):
-        response = login(APIClient(), patient.email)
-        assert response.status_code == 200, response.content
-        assert response.json()["token"]
-    assert not AccessAttempt.objects.filter(username=patient.email).exists()
+    with time_machine.travel(start + timedelta(seconds=1.5), tick=False):
+        assert login(APIClient(), patient.email).status_code == 200
 
 
-def test_lockout_answers_json(patient):
-    _fail(LIMIT, patient.email)
-    response = login(APIClient(), patient.email)
-    assert response.status_code == 429
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert response.json()["detail"]
-    assert int(response.headers["Retry-After"]) == int(COOLOFF.total_seconds())
+def test_the_wait_doubles_with_each_failure_up_to_the_cap(patient):
+    moment = timezone.now()
+    waits = []
+    for _ in range(16):
+        with time_machine.travel(moment, tick=False):
+            assert login(APIClient(), patient.email, "wrong").status_code == 400
+            response = login(APIClient(), patient.email, "wrong")
+            wait = int(response.headers.get("Retry-After", 0)) if response.status_code == 429 else 0
+            waits.append(wait)
+        moment += timedelta(seconds=wait + 1)
+    delays = [w for w in waits if w]
+    assert delays[:4] == [1, 2, 4, 8]
+    assert max(delays) == int(CAP.total_seconds())
 
 
-def test_lockout_counts_the_email_case_insensitively(patient):
+def test_attempts_during_a_wait_neither_count_nor_prolong_it(patient):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        _fail(FREE + 1, patient.email)
+        for _ in range(50):  # an attacker hammering during the wait
+            clock.shift(0.01)
+            assert login(APIClient(), patient.email, "wrong").status_code == 429
+        clock.move_to(start + timedelta(seconds=1.1))
+        assert login(APIClient(), patient.email).status_code == 200
+
+
+def test_an_attacker_cannot_keep_the_owner_out_of_a_device_they_signed_in_on(patient):
+    owner = APIClient()
+    assert login(owner, patient.email).status_code == 200  # the phone the owner uses: it keeps a device cookie
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        # An attacker without the password, from many addresses, for an hour: every attempt that may be made.
+        for minute in range(60):
+            for n in range(20):
+                login(APIClient(), patient.email, "guess", REMOTE_ADDR=f"127.0.{minute}.{n + 1}")
+            assert login(APIClient(), patient.email, "guess").status_code == 429  # a new device must wait
+            response = login(owner, patient.email)  # the owner's phone never does
+            assert response.status_code == 200, response.content
+            clock.shift(60)
+
+
+def test_a_stolen_or_forged_device_cookie_gets_no_free_guesses(patient, other_patient):
+    mine = APIClient()
+    login(mine, other_patient.email)  # a valid cookie, but for another account
+    _fail(FREE + 1, patient.email)
+    assert login(mine, patient.email).status_code == 429
+    forged = APIClient()
+    forged.cookies[signin_guard.DEVICE_COOKIE] = "forged"
+    assert login(forged, patient.email).status_code == 429
+
+
+def test_the_device_counts_its_own_failures(patient):
+    device = APIClient()
+    assert login(device, patient.email).status_code == 200
+    free = settings.BACKCARE_SIGNIN_FREE_FAILURES_PER_DEVICE
+    assert [login(device, patient.email, "wrong").status_code for _ in range(free + 2)][-1] == 429
+
+
+def test_delays_count_the_email_case_insensitively(patient):
     spellings = [patient.email.upper(), patient.email.title(), patient.email]
-    for i in range(LIMIT):
+    for i in range(FREE + 1):
         login(APIClient(), spellings[i % len(spellings)], f"wrong-{i}")
     assert login(APIClient(), patient.email).status_code == 429
 
 
-def test_lockout_is_per_email_and_ip(patient, other_patient):
-    _fail(LIMIT, patient.email)
-    assert login(APIClient(), patient.email).status_code == 429
-    # Another account from the same address, and the same account from another address, are not locked.
-    assert login(APIClient(), other_patient.email).status_code == 200
-    assert login(APIClient(), patient.email, REMOTE_ADDR="203.0.113.9").status_code == 200
+def test_an_address_spraying_many_accounts_waits(settings):
+    settings.BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS = 3
+    for n in range(4):
+        assert login(APIClient(), f"nobody{n}@example.test", "guess").status_code == 400
+    assert login(APIClient(), "nobody9@example.test", "guess").status_code == 429
+    assert login(APIClient(), "nobody9@example.test", "guess", REMOTE_ADDR="127.0.0.9").status_code == 400
 
 
-def test_failures_below_the_limit_do_not_lock_and_success_resets(patient):
-    _fail(LIMIT - 1, patient.email)
+def test_failures_below_the_free_ones_do_not_delay_and_success_resets(patient):
+    _fail(FREE, patient.email)
     assert login(APIClient(), patient.email).status_code == 200
-    assert not AccessAttempt.objects.filter(username=patient.email).exists()
-    # The counter started again: LIMIT - 1 further failures still leave the door open.
-    _fail(LIMIT - 1, patient.email)
+    # The counter started again: FREE further failures still leave the door open.
+    _fail(FREE, patient.email)
     assert login(APIClient(), patient.email).status_code == 200
 
 
-def test_lockout_before_cooloff_stays_locked(patient):
-    start = timezone.now()
-    with time_machine.travel(start, tick=False):
-        _fail(LIMIT, patient.email)
-    with time_machine.travel(start + COOLOFF - timedelta(minutes=1), tick=False):
-        assert login(APIClient(), patient.email).status_code == 429
+# --- the client address: only trusted proxies' X-Forwarded-For ------------------------------
+
+
+def _spoofed(n: int, email: str, forwarded: str, peer: str = "127.0.0.1") -> list[int]:
+    return [
+        login(APIClient(), email, "guess", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded).status_code
+        for _ in range(n)
+    ]
+
+
+def test_x_forwarded_for_is_ignored_without_a_trusted_proxy(settings):
+    settings.BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS = 3
+    # Each attempt claims another address; all count against the peer address.
+    codes = [
+        login(APIClient(), f"x{n}@example.test", "guess", HTTP_X_FORWARDED_FOR=f"127.1.0.{n}").status_code
+        for n in range(5)
+    ]
+    assert codes[-1] == 429
+
+
+def test_behind_one_trusted_proxy_the_forwarded_client_is_the_key(settings):
+    settings.BACKCARE_TRUSTED_PROXIES = "1"
+    settings.BACKCARE_SIGNIN_FREE_FAILURES_PER_ADDRESS = 3
+    # Every request comes from the proxy (127.0.0.1); the proxy appends the real client's address.
+    assert _spoofed(4, "a@example.test", "127.2.0.1")[-1] == 400
+    assert login(APIClient(), "b@example.test", "guess", HTTP_X_FORWARDED_FOR="127.2.0.1").status_code == 429
+    # Another client behind the same proxy is not held up by the first one's failures ...
+    assert _spoofed(1, "b@example.test", "127.2.0.2") == [400]
+    # ... and a client cannot pick its key by sending its own X-Forwarded-For: the proxy appends the real one.
+    assert _spoofed(1, "c@example.test", "127.9.9.9, 127.2.0.1") == [429]
+
+
+def test_throttles_key_on_the_same_client_address(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "auth": "3/min"},
+    }
+    codes = [APIClient().post(REGISTER, {}, HTTP_X_FORWARDED_FOR=f"127.3.0.{n}").status_code for n in range(4)]
+    assert codes == [400, 400, 400, 429]  # spoofing X-Forwarded-For does not give each request a new counter
+    settings.BACKCARE_TRUSTED_PROXIES = "127.0.0.1"
+    assert APIClient().post(REGISTER, {}, HTTP_X_FORWARDED_FOR="127.3.0.9").status_code == 400
 
 
 def test_tokens_per_user_are_capped(api, settings):

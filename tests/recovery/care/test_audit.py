@@ -6,6 +6,7 @@ import pytest
 from django.contrib.admin.sites import site
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
+from django.utils import timezone
 
 from backcare.audit.admin import AccessLogAdmin
 from backcare.audit.models import AccessLog, AppendOnlyError
@@ -34,25 +35,40 @@ def linked(patient, physio):
 
 @pytest.mark.parametrize(("suffix", "action"), READS.items())
 def test_each_read_is_logged_in_the_same_request(linked, physio_api, physio, patient, suffix, action):
-    response = physio_api.get(f"/api/physio/patients/{patient.pk}/{suffix}", HTTP_X_REQUEST_ID="req-0123456789")
+    response = physio_api.get(
+        f"/api/physio/patients/{patient.pk}/{suffix}", HTTP_X_REQUEST_ID="req-0123456789", REMOTE_ADDR="127.0.0.4"
+    )
     assert response.status_code == 200, response.content
-    assert response["X-Request-ID"] == "req-0123456789"
     (row,) = AccessLog.objects.all()
-    assert (row.actor_id, row.patient_id, row.action, row.request_id) == (
+    # The log is keyed by the server's own id (answered in X-Request-ID); the client's is kept beside it.
+    assert (row.actor_id, row.patient_id, row.action, row.request_id, row.client_request_id) == (
         physio.pk,
         patient.pk,
         action,
+        response["X-Request-ID"],
         "req-0123456789",
     )
+    assert len(row.request_id) == 32 and row.request_id != "req-0123456789"
+    assert row.client_address == "127.0.0.4"
     assert row.path == f"/api/physio/patients/{patient.pk}/{suffix}"
     assert row.actor_label == physio.display_name
 
 
-def test_a_request_without_an_id_gets_one(linked, physio_api, patient):
+def test_a_client_cannot_choose_the_request_id(linked, physio_api, patient):
     response = physio_api.get(f"/api/physio/patients/{patient.pk}/", HTTP_X_REQUEST_ID="bad id with spaces")
     generated = response["X-Request-ID"]
     assert generated != "bad id with spaces" and len(generated) == 32
-    assert AccessLog.objects.get().request_id == generated
+    row = AccessLog.objects.get()
+    assert (row.request_id, row.client_request_id) == (generated, "")  # an insane client id is not kept
+    again = physio_api.get(f"/api/physio/patients/{patient.pk}/", HTTP_X_REQUEST_ID="req-0123456789")
+    again_too = physio_api.get(f"/api/physio/patients/{patient.pk}/", HTTP_X_REQUEST_ID="req-0123456789")
+    assert again["X-Request-ID"] != again_too["X-Request-ID"]  # a replayed client id names two requests apart
+
+
+def test_the_access_log_takes_the_client_address_through_trusted_proxies(linked, physio_api, patient, settings):
+    settings.BACKCARE_TRUSTED_PROXIES = "1"
+    physio_api.get(f"/api/physio/patients/{patient.pk}/", HTTP_X_FORWARDED_FOR="127.9.9.9, 127.0.0.6")
+    assert AccessLog.objects.get().client_address == "127.0.0.6"
 
 
 def test_the_triage_queue_logs_each_patient_it_shows(physio, physio_api, patient):
@@ -176,3 +192,20 @@ def test_the_admin_is_read_only(admin_user):
     assert not model_admin.has_add_permission(request)
     assert not model_admin.has_change_permission(request)
     assert not model_admin.has_delete_permission(request)
+
+
+def test_truncate_is_refused_on_the_access_log(physio, patient):
+    AccessLog.objects.create(
+        at=timezone.now(), actor=physio, actor_label="P", patient=patient, action="a", path="/", request_id="r"
+    )
+    name = connection.ops.quote_name(connection.settings_dict["NAME"])
+    with (
+        pytest.raises(DatabaseError, match="append-only: TRUNCATE refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        # As in any database but the test one (tests/conftest.py allows it there); a session's own SET does not help.
+        cursor.execute(f"ALTER DATABASE {name} RESET backcare.allow_truncate")
+        cursor.execute("SET LOCAL backcare.allow_truncate = 'on'")
+        cursor.execute("TRUNCATE audit_accesslog")
+    assert AccessLog.objects.count() == 1

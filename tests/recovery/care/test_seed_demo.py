@@ -35,3 +35,46 @@ def test_the_demo_patient_has_a_living_episode_once():
     Episode.objects.filter(pk=episode.pk).update(status="resolved", resolved_at=episode.onset)
     call_command("seed_demo")  # a patient with any episode, even resolved, gets no new history
     assert Episode.objects.filter(patient=patient).count() == 1
+
+
+def test_seed_demo_refuses_where_not_allowed(settings):
+    from django.core.management.base import CommandError
+
+    settings.BACKCARE_SEED_DEMO_ALLOWED = False
+    with pytest.raises(CommandError, match="published password"):
+        call_command("seed_demo")
+    assert not User.objects.filter(email__endswith="@demo.backcare.local").exists()
+
+
+def test_seed_demo_refuses_with_the_production_settings():
+    """The real production settings module, in a process of its own (as `manage.py seed_demo` would run)."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    from backcare.push.vapid import generate_private_key, private_key_to_pem
+
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backcare.settings.production",
+        "DJANGO_SECRET_KEY": "p" * 10 + "roduction-like-secret-key-for-this-test-only-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "backcare.example",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1"),
+        "BACKCARE_VAPID_PRIVATE_KEY": private_key_to_pem(generate_private_key()).decode(),
+    }
+    done = subprocess.run(  # noqa: S603 (this interpreter and the project's manage.py)
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "seed_demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "published password" in done.stderr and "backcare.settings.production" in done.stderr
+    assert not User.objects.filter(email__endswith="@demo.backcare.local").exists()

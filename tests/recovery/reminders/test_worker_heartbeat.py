@@ -41,15 +41,12 @@ def test_worker_runs_beat_heartbeat_and_healthz_turns_200(client, purged_queue):
     assert client.get("/healthz").status_code == 503  # no heartbeat yet
 
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
-        started = time.monotonic()
         beat_heartbeat.delay()
-        beat = wait_for_heartbeat("beat", WAIT_SECONDS)
-        elapsed = time.monotonic() - started
+        beat = wait_for_heartbeat("beat", WAIT_SECONDS)  # a wait on state, bounded; no timed assertion
 
         assert beat is not None, f"no Heartbeat row within {WAIT_SECONDS} s: is the worker consuming?"
         response = client.get("/healthz")
 
-    assert elapsed < WAIT_SECONDS
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["checks"]["beat"]["ok"] is True

@@ -2,7 +2,7 @@
 import { api, ApiError, NetworkError } from "./api.js";
 import { prefetch } from "./data.js";
 import { flush, onOutboxChange, pendingCount } from "./outbox.js";
-import { kvGet, kvSet } from "./store.js";
+import { kvGet, kvSet, lastAccount, useAccount } from "./store.js";
 import { focusHeading, h, toast } from "./ui.js";
 
 const PATIENT_TABS = [
@@ -44,17 +44,26 @@ let wanted = null;
 async function loadMe() {
   try {
     session.me = await api("/api/me/");
+    await useAccount(session.me.id);
     await kvSet("me", session.me);
   } catch (error) {
-    if (error instanceof NetworkError) session.me = (await kvGet("me")) || null;
-    else if (error instanceof ApiError && (error.status === 401 || error.status === 403)) session.me = null;
-    else throw error;
+    if (error instanceof NetworkError) {
+      // Offline: the account signed in last on this browser, from its own store.
+      await useAccount(lastAccount());
+      session.me = (await kvGet("me")) || null;
+    } else if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
+      // The session ended without "Sign out": that account's store stays closed (kept for its owner).
+      session.me = null;
+      await useAccount(null);
+    } else throw error;
   }
   return session.me;
 }
 
 export async function signedIn(me) {
   session.me = me;
+  // The store and outbox of this account only: another account's queue is never sent, its cache never shown.
+  await useAccount(me.id);
   await kvSet("me", me);
   prefetch(me);
   flush({ background: true });

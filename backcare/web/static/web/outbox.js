@@ -1,8 +1,9 @@
 // Writes wait in IndexedDB under their client uuid and go to POST /api/sync/ in order.
 // The server stores each uuid once, so sending an item twice (a lost answer, two tabs) is harmless;
 // an item leaves the outbox only once the server has answered for it.
+// The outbox is the signed-in account's own (store.js): another account's queued writes are never sent.
 import { api, NetworkError } from "./api.js";
-import { outboxAll, outboxCount, outboxDelete, outboxPut } from "./store.js";
+import { currentAccount, outboxAll, outboxCount, outboxDelete, outboxPut } from "./store.js";
 
 const BATCH = 200; // the sync endpoint's limit
 const listeners = new Set();
@@ -46,9 +47,12 @@ async function send(background) {
   const results = new Map();
   const rejected = [];
   let sent = 0;
+  const owner = currentAccount();
   const run = async () => {
     const items = await outboxAll();
     for (let start = 0; start < items.length; start += BATCH) {
+      // Someone else signed in while this ran: what is left belongs to the one who queued it.
+      if (owner === null || currentAccount() !== owner) return;
       const batch = items.slice(start, start + BATCH);
       let answer;
       try {
@@ -70,7 +74,7 @@ async function send(background) {
         // Stored, or refused for good (a 4xx): it must not be sent again, but the user should know.
         if (result.status >= 400) rejected.push({ item, result });
       }
-      await outboxDelete(answered);
+      await outboxDelete(answered, owner);
       sent += answered.length;
     }
   };

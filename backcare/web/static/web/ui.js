@@ -7,6 +7,8 @@ export function h(tag, attrs = {}, ...children) {
     if (value === undefined || value === null || value === false) continue;
     if (key.startsWith("on") && typeof value === "function") el.addEventListener(key.slice(2), value);
     else if (key === "html") el.innerHTML = value; // only for the library's server-sanitized HTML
+    // Through the CSSOM: the Content-Security-Policy (style-src 'self') refuses style attributes.
+    else if (key === "style") el.style.cssText = value;
     else if (value === true) el.setAttribute(key, "");
     else el.setAttribute(key, value);
   }

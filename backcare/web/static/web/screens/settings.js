@@ -2,7 +2,7 @@
 import { api, ApiError, errorText, NetworkError } from "../api.js";
 import { cachedGet } from "../data.js";
 import { pendingCount } from "../outbox.js";
-import { kvClear, outboxClear } from "../store.js";
+import { accountForget, kvGet, kvSet } from "../store.js";
 import { errorBox, fmtDayTime, h, showError, toast } from "../ui.js";
 import { heatPerDayField } from "./plan.js";
 
@@ -168,10 +168,11 @@ async function notificationsSection() {
         userVisibleOnly: true,
         applicationServerKey: b64urlToBytes(key),
       });
-      await api("/api/devices/", {
+      const device = await api("/api/devices/", {
         method: "POST",
         body: { type: "webpush", name: deviceName(), subscription: subscription.toJSON() },
       });
+      await kvSet("push-device", device.id); // removed at sign-out
       toast("Notifications are on.");
       loadDevices();
     } catch (e) {
@@ -295,14 +296,35 @@ async function inviteSection() {
   return card("invite-h", "Invite a patient", h("p", { class: "hint" }, "The code works once and is shown only now."), button, out, error);
 }
 
+// Sign-out: the device this browser registered is deleted and its push subscription ended. Its id was kept
+// when it was registered; a subscription from before that is registered again (same row, its id answered).
+async function pushForget() {
+  if (!("serviceWorker" in navigator) || !("PushManager" in window)) return;
+  const registration = await navigator.serviceWorker.getRegistration();
+  const subscription = registration && (await registration.pushManager.getSubscription());
+  let id = await kvGet("push-device");
+  try {
+    if (!id && subscription) {
+      const body = { type: "webpush", name: deviceName(), subscription: subscription.toJSON() };
+      id = (await api("/api/devices/", { method: "POST", body })).id;
+    }
+    if (id) await api(`/api/devices/${id}/`, { method: "DELETE" });
+  } finally {
+    if (subscription) await subscription.unsubscribe();
+  }
+}
+
 function accountSection(me, ctx) {
   const button = h("button", { type: "button", class: "btn secondary block" }, "Sign out");
   button.addEventListener("click", async () => {
     const pending = await pendingCount();
     if (pending && !confirm(`${pending} change(s) made offline are not sent yet and will be lost. Sign out anyway?`)) return;
+    // This browser stops receiving the account's reminders: its device is removed (while still signed in)
+    // and its push subscription ended.
+    await pushForget().catch(() => {});
     await api("/api/auth/logout/", { method: "POST" }).catch(() => {});
     // Nothing of this account stays on the phone.
-    await Promise.all([kvClear(), outboxClear()]);
+    await accountForget();
     ctx.session.me = null;
     ctx.go("signin");
   });
