@@ -316,3 +316,8 @@ LOGGING = {
 BACKCARE_INVITE_ATTEMPTS_PER_USER = env.int("BACKCARE_INVITE_ATTEMPTS_PER_USER", default=10)
 BACKCARE_INVITE_ATTEMPTS_PER_CODE = env.int("BACKCARE_INVITE_ATTEMPTS_PER_CODE", default=5)
 BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES = env.int("BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES", default=15)
+
+# Licensed questionnaires (issue 17): a directory holding <code>.json wording files (STarT Back, Oswestry) that
+# a deployment holding the licence provides. Unset: only the questionnaires whose wording ships in the repository
+# (the PEG) are offered.
+BACKCARE_QUESTIONNAIRE_LICENSED_DIR = env.str("BACKCARE_QUESTIONNAIRE_LICENSED_DIR", default="") or None
