@@ -16,6 +16,7 @@ KIND_TTL = {
     "rest_nudge": 3600,
     "rest_limit": 3600,
     "movement_break": 15 * 60,
+    "questionnaire": 12 * 3600,
 }
 DEFAULT_TTL = 3600
 
@@ -32,6 +33,7 @@ def _texts(kind: str, protocol) -> tuple[str, str]:
         "heat_remove": ("Take the heat off now", "Let your skin rest before the next application."),
         "checkin": ("Time for your check-in", "How is your back today? It takes a minute."),
         "review": ("Time to look at your progress", "See how the last days went, and what comes next."),
+        "questionnaire": ("A few questions about your back", "A short questionnaire helps follow your recovery."),
         "rest_nudge": ("Time for a short walk", "Gentle movement helps recovery: a few easy minutes on your feet."),
         "rest_limit": ("Bed rest is over for now", "Start gentle movement: short, easy walks."),
         "movement_break": (
