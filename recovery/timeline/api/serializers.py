@@ -78,7 +78,8 @@ class TimelineEntrySerializer(serializers.Serializer):
         "water_glasses, note); application (id, episode, kind, auto_closed); rest (id, episode); medication (id, "
         "episode, med_class, name, dose_mg); activity (id, episode, kind, minutes, pain_before, pain_after); redflag "
         "(episode, checkin, code, level); reminder_sent (episode, reminder, kind, safety); reminder_ack (episode, "
-        "reminder, kind, action); prescription (episode, overrides, note, author); note (episode, text, author)."
+        "reminder, kind, action); prescription (episode, overrides, note, author); note (episode, text, author); questionnaire (id, episode, "
+        "questionnaire, version, score, band, scoring_rule)."
     )
 
 

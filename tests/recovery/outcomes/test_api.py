@@ -198,3 +198,19 @@ def test_the_physiotherapist_sees_scores_and_trend_of_linked_patients_only(
     link.save()
     assert physio_api.get(url).status_code == 404
     assert patient_api.get(url).status_code == 403
+
+
+def test_the_physio_timeline_shows_the_scores(patient, patient_api, physio, physio_api, open_episode):
+    CareLinkFactory(patient=patient, physiotherapist=physio)
+    response_id = uuid.uuid4()
+    assert put(patient_api, PEG, response_id).status_code == 201
+    page = physio_api.get(f"/api/physio/patients/{patient.pk}/timeline/?kinds=questionnaire")
+    assert page.status_code == 200, page.content
+    (entry,) = page.json()["results"]
+    assert entry["kind"] == "questionnaire"
+    assert entry["data"]["id"] == str(response_id)
+    assert (entry["data"]["questionnaire"], entry["data"]["score"], entry["data"]["scoring_rule"]) == (
+        "peg",
+        5.67,
+        "mean@1",
+    )
