@@ -91,6 +91,8 @@ class TriageRowSerializer(serializers.Serializer):
     pain_trend = serializers.ChoiceField(choices=["improving", "stable", "worsening"], allow_null=True)
     not_improving = serializers.BooleanField(help_text="No better than at the start, at a review day (7 or 14)")
     not_improving_day = serializers.IntegerField(allow_null=True)
+    startback_risk = serializers.ChoiceField(choices=["low", "medium", "high"], allow_null=True)
+    peg_trend = serializers.ChoiceField(choices=["improving", "stable", "worsening"], allow_null=True)
     rest_hours = serializers.FloatField(help_text="Bed rest in total this episode")
     rest_cap_hours = serializers.IntegerField(allow_null=True)
     rest_over_cap = serializers.BooleanField()
@@ -147,6 +149,8 @@ def triage_row_data(row) -> dict:
         "pain_trend": row.pain_trend,
         "not_improving": bool(row.not_improving),
         "not_improving_day": row.not_improving_day,
+        "startback_risk": row.startback_risk,
+        "peg_trend": row.peg_trend,
         "rest_hours": float(row.rest_hours),
         "rest_cap_hours": row.rest_cap_hours,
         "rest_over_cap": bool(row.rest_over_cap),
