@@ -4,7 +4,7 @@
 const SHELL = `backcare-shell-${VERSION}`;
 const ICON = "/static/web/icons/icon-192.png";
 // What each reminder kind opens when the notification is tapped.
-const SCREEN_FOR_KIND = { checkin: "#/checkin", review: "#/history", test: "#/settings" };
+const SCREEN_FOR_KIND = { checkin: "#/checkin", review: "#/history", test: "#/settings", questionnaire: "#/questionnaire" };
 
 self.addEventListener("install", (event) => {
   // cache: "reload" so a stale HTTP cache never ends up in a new version's precache.

@@ -26,6 +26,7 @@ const screens = {
   history: () => import("./screens/history.js").then((m) => m.history),
   learn: () => import("./screens/learn.js").then((m) => m.learn),
   settings: () => import("./screens/settings.js").then((m) => m.settings),
+  questionnaire: () => import("./screens/questionnaire.js").then((m) => m.questionnaire),
   triage: () => import("./screens/physio.js").then((m) => m.triage),
   patient: () => import("./screens/physio.js").then((m) => m.patient),
 };

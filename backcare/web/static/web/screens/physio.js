@@ -2,6 +2,7 @@
 import { api, ApiError } from "../api.js";
 import { errorBox, fmtDayTime, h, showError, toast } from "../ui.js";
 import { painChart } from "./chart.js";
+import { outcomesCard } from "./questionnaire.js";
 
 const REASON_TEXT = {
   redflag_emergency: ["Emergency warning sign", "alert"],
@@ -214,6 +215,7 @@ export async function patient(root, params) {
   } else unavailable(timelineCard, timeline.reason);
 
   right.append(notesCard(id, notes), protocolCard(id, protocol));
+  right.prepend(await outcomesCard(id)); // scores and trends of the questionnaires (issue 17)
   return () => cleanups.forEach((c) => c && c());
 }
 
@@ -240,6 +242,8 @@ function describe(entry) {
       return `Prescription by ${d.author || "?"}`;
     case "note":
       return `Note by ${d.author || "?"}: ${d.text}`;
+    case "questionnaire":
+      return `Questionnaire ${d.questionnaire}: ${d.score}${d.band ? ` (${d.band})` : ""}`;
     default:
       return entry.kind;
   }
