@@ -9,6 +9,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -30,6 +31,27 @@ def licensed_dir() -> Path | None:
     return Path(value) if value else None
 
 
+# Every write re-plans its episode's reminders, which asks what is offered: parsed definitions (rows never change)
+# and wording files (by modification time) are kept per process, so a re-plan costs one small query here.
+_PARSED: dict[tuple[int, str], Questionnaire] = {}
+_WORDING: dict[Path, tuple[int, Any]] = {}
+
+
+def _parsed(row: QuestionnaireVersion) -> Questionnaire:
+    key = (row.pk, row.checksum)
+    if key not in _PARSED:
+        _PARSED[key] = questionnaire_from_dict(row.definition)
+    return _PARSED[key]
+
+
+def _wording(path: Path) -> Any:
+    stamp = path.stat().st_mtime_ns
+    cached = _WORDING.get(path)
+    if cached is None or cached[0] != stamp:
+        cached = _WORDING[path] = (stamp, json.loads(path.read_text(encoding="utf-8")))
+    return cached[1]
+
+
 def _worded(q: Questionnaire) -> Questionnaire | None:
     if not q.licensed:
         return q
@@ -38,7 +60,7 @@ def _worded(q: Questionnaire) -> Questionnaire | None:
     if path is None or not path.is_file():
         return None
     try:
-        return questionnaire_worded(q, json.loads(path.read_text(encoding="utf-8")))
+        return questionnaire_worded(q, _wording(path))
     except (OSError, ValueError, DefinitionError, AttributeError, TypeError):
         # A broken licence file must not break the app: the questionnaire is simply not offered.
         logger.exception("licensed wording for %s is unusable; not offered", q.code)
@@ -52,7 +74,7 @@ def questionnaires_offered() -> list[Offered]:
         newest.setdefault(row.code, row)
     offered = []
     for row in newest.values():
-        worded = _worded(questionnaire_from_dict(row.definition))
+        worded = _worded(_parsed(row))
         if worded is not None:
             offered.append(Offered(row, worded))
     return offered
