@@ -45,14 +45,17 @@ class Situation:
     resolved_at: datetime | None = None
 
 
-def windows(s: Situation, q: Questionnaire):
-    """Every window of the questionnaire in this episode: (slot, opens, closes, due), instants in UTC."""
+def windows(s: Situation, q: Questionnaire, wanted=None):
+    """The windows of the questionnaire in this episode: (slot, opens, closes, due), instants in UTC. `wanted(opens,
+    closes)` picks which ones to place (the due instant, moved out of the sleep window, is the costly part)."""
     first = local_date(s.onset, s.zone)
     for window in q.schedule:
         for k in range(window.repeats + 1 if window.every_days else 1):
             start_day = first + timedelta(days=window.from_day - 1 + k * window.every_days)
             end_day = first + timedelta(days=window.to_day + k * window.every_days)
             opens, closes = wall_to_utc(start_day, time(0, 0), s.zone), wall_to_utc(end_day, time(0, 0), s.zone)
+            if wanted is not None and not wanted(opens, closes):
+                continue
             due = wall_to_utc(start_day, s.ask_at, s.zone)
             if start_day == first:
                 due = max(due, s.onset + AFTER_ONSET)
@@ -67,8 +70,8 @@ def questionnaires_due(s: Situation) -> list[Due]:
     out = []
     for q in s.offered:
         given = s.answered.get(q.code, ())
-        for slot, opens, closes, due in windows(s, q):
-            if s.now >= closes or opens > s.now + HORIZON or due >= closes:
+        for slot, opens, closes, due in windows(s, q, lambda o, c: s.now < c and o <= s.now + HORIZON):
+            if due >= closes:
                 continue
             if any(opens <= at < closes for at in given):
                 continue
@@ -83,7 +86,7 @@ def questionnaires_open(s: Situation) -> list[Due]:
     out = []
     for q in s.offered:
         given = s.answered.get(q.code, ())
-        for slot, opens, closes, due in windows(s, q):
-            if opens <= s.now < closes and not any(opens <= at < closes for at in given):
+        for slot, opens, closes, due in windows(s, q, lambda o, c: o <= s.now < c):
+            if not any(opens <= at < closes for at in given):
                 out.append(Due(KIND, due, slot, False, q.code, opens, closes))
     return sorted(out, key=lambda d: (d.due, d.slot))
