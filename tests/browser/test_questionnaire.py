@@ -98,6 +98,11 @@ def test_the_physiotherapist_sees_scores_and_trend(context_factory, live_server,
         )  # fmt: skip
     page = context_factory(viewport=DESKTOP).new_page()
     sign_in(page, live_server.url, physio_user.email)
+    # The queue: a worsening PEG is a signal, and the queue can show only such patients.
+    expect(page.get_by_role("heading", name="Patients")).to_be_visible()
+    page.locator("#triage-reason").select_option("startback_high,peg_worsening")
+    expect(page.locator("table.triage")).to_contain_text("PEG worsening")
+    expect(page.locator("table.triage tbody tr")).to_have_count(1)
     page.goto(f"{live_server.url}/#/patient/{patient_user.pk}")
     outcomes = page.locator("#outcomes")
     expect(outcomes).to_contain_text("PEG: 6.33")

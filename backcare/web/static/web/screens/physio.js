@@ -11,6 +11,8 @@ const REASON_TEXT = {
   not_improving_day14: ["Not improving (day 14)", "caution"],
   not_improving_day7: ["Not improving (day 7)", "caution"],
   pain_worsening: ["Pain worsening", "caution"],
+  startback_high: ["High risk (STarT Back)", "caution"],
+  peg_worsening: ["PEG worsening", "caution"],
   rest_over_cap: ["Bed rest over limit", "caution"],
   nsaid_days: ["Long NSAID use", "caution"],
   high_pain: ["High pain", "caution"],
@@ -50,12 +52,20 @@ function reasonBadges(reasons) {
 export async function triage(root) {
   root.append(h("h1", {}, "Patients"), h("p", { class: "lead" }, "Most in need of attention first."));
   const search = h("input", { type: "search", id: "triage-search", placeholder: "Name or email" });
+  const outcomeFilter = h(
+    "select",
+    { id: "triage-reason", "aria-label": "Show" },
+    h("option", { value: "" }, "All patients"),
+    h("option", { value: "startback_high,peg_worsening" }, "Questionnaire signals"),
+  );
+  outcomeFilter.addEventListener("change", () => load());
   const form = h(
     "form",
     { class: "row", role: "search" },
     h("label", { for: "triage-search", class: "visually-hidden" }, "Search patients"),
     h("div", { style: "flex:1; min-width:200px" }, search),
     h("button", { type: "submit", class: "btn secondary" }, "Search"),
+    outcomeFilter, // issue 17: only patients with a high STarT Back risk or a worsening PEG
   );
   const table = h("div", { class: "card", style: "overflow-x:auto" });
   root.append(form, table);
@@ -63,7 +73,10 @@ export async function triage(root) {
   async function load() {
     let page;
     try {
-      const query = search.value ? `?search=${encodeURIComponent(search.value)}` : "";
+      const params = new URLSearchParams();
+      if (search.value) params.set("search", search.value);
+      if (outcomeFilter.value) params.set("reason", outcomeFilter.value);
+      const query = params.toString() ? `?${params}` : "";
       page = await api(`/api/physio/patients/${query}`);
     } catch (error) {
       table.replaceChildren();
