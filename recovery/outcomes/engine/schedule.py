@@ -1,8 +1,8 @@
 """When each offered questionnaire is asked: a reminder per window not yet answered, planned like the protocol's.
 
 A window is a run of the episode's local days (day 1 = the day of onset); answering any time inside it settles it.
-Its reminder is due at the check-in hour of its first day (on day 1, no sooner than half an hour after onset),
-moved out of the sleep window. Only windows that have begun or begin within a week are planned (the beat's
+Its reminder is due half an hour after the check-in hour of its first day (not with the check-in's own reminder;
+on day 1, no sooner than half an hour after onset), moved out of the sleep window. Only windows that have begun or begin within a week are planned (the beat's
 re-plan adds the next), and none once the window has closed or the episode is resolved.
 """
 
@@ -17,6 +17,7 @@ from .definition import Questionnaire
 KIND = "questionnaire"
 HORIZON = timedelta(days=7)
 AFTER_ONSET = timedelta(minutes=30)
+AFTER_CHECKIN = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def windows(s: Situation, q: Questionnaire, wanted=None):
             opens, closes = wall_to_utc(start_day, time(0, 0), s.zone), wall_to_utc(end_day, time(0, 0), s.zone)
             if wanted is not None and not wanted(opens, closes):
                 continue
-            due = wall_to_utc(start_day, s.ask_at, s.zone)
+            due = wall_to_utc(start_day, s.ask_at, s.zone) + AFTER_CHECKIN
             if start_day == first:
                 due = max(due, s.onset + AFTER_ONSET)
             due = out_of_window(due, s.zone, s.sleep_start, s.sleep_end)

@@ -37,10 +37,10 @@ def questionnaire_slots(episode_id) -> dict[str, Reminder]:
 
 def test_without_a_licence_only_the_peg_is_planned(patient_api, patient, unlicensed, clock):
     slots = questionnaire_slots(open_episode(patient_api, patient))
-    # This week's at the check-in hour of day 1, next week's on day 8 (within the planning horizon).
+    # This week's half an hour after the check-in hour of day 1, next week's on day 8 (within the planning horizon).
     assert {slot: r.due_at for slot, r in slots.items()} == {
-        "questionnaire:peg:week:0": datetime(2026, 11, 2, 19, 0, tzinfo=UTC),
-        "questionnaire:peg:week:1": datetime(2026, 11, 9, 19, 0, tzinfo=UTC),
+        "questionnaire:peg:week:0": datetime(2026, 11, 2, 19, 30, tzinfo=UTC),
+        "questionnaire:peg:week:1": datetime(2026, 11, 9, 19, 30, tzinfo=UTC),
     }
 
 
@@ -55,7 +55,7 @@ def test_the_day_14_review_is_planned_when_its_turn_comes(patient_api, patient, 
     clock.move_to(ONSET + timedelta(days=8))
     reminders_replan_open_episodes()
     slots = questionnaire_slots(episode_id)
-    assert slots["questionnaire:odi:review:0"].due_at == datetime(2026, 11, 15, 19, 0, tzinfo=UTC)
+    assert slots["questionnaire:odi:review:0"].due_at == datetime(2026, 11, 15, 19, 30, tzinfo=UTC)
     assert "questionnaire:startback:onset:0" not in slots  # its window (days 1-3) has closed
 
 
