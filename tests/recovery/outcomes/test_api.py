@@ -214,3 +214,11 @@ def test_the_physio_timeline_shows_the_scores(patient, patient_api, physio, phys
         5.67,
         "mean@1",
     )
+
+
+def test_my_data_export_carries_my_responses(patient_api, open_episode):
+    response_id = uuid.uuid4()
+    assert put(patient_api, PEG, response_id).status_code == 201
+    exported = patient_api.get("/api/me/export/").json()
+    (mine,) = exported["questionnaire_responses"]
+    assert (mine["id"], mine["score"], mine["scoring_rule"]) == (str(response_id), 5.67, "mean@1")
