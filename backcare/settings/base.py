@@ -180,6 +180,7 @@ SPECTACULAR_SETTINGS = {
         "CareLinkStatusEnum": "recovery.models.CareLink.Status",
         "LibraryItemKindEnum": "content.models.ItemKind",
         "LibraryPhaseEnum": "content.api.serializers.PHASE_CHOICES",
+        "TrendEnum": "recovery.outcomes.engine.trend.TRENDS",
     },
 }
 

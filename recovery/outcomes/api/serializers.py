@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from backcare.core.api import AwareDateTimeField, StrictSerializer
 from recovery.outcomes.catalogue import Offered
+from recovery.outcomes.engine.trend import TRENDS
 
 
 def _t(text: str) -> str:
@@ -104,5 +105,5 @@ class OutcomeSerializer(serializers.Serializer):
     questionnaire = serializers.CharField()
     title = serializers.CharField()
     latest = ResponseOutputSerializer()
-    trend = serializers.ChoiceField(choices=["worsening", "improving", "stable"], allow_null=True)
+    trend = serializers.ChoiceField(choices=TRENDS, allow_null=True)
     scores = ScorePointSerializer(many=True)
