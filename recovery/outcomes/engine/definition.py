@@ -4,7 +4,7 @@ The wording (item texts, option labels) is optional here: a licensed instrument'
 the repository, its wording comes from a file the deployment provides (recovery/outcomes/wording.py).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -163,8 +163,6 @@ def questionnaire_from_dict(raw: dict[str, Any]) -> Questionnaire:
 def questionnaire_worded(q: Questionnaire, wording: dict[str, Any]) -> Questionnaire:
     """The questionnaire with the wording of a deployment's file: {"title", "items": {id: {"text", "anchors",
     "options": {code: text}}}}. Refused unless every item and option is worded (a half-worded form is never shown)."""
-    from dataclasses import replace
-
     words = wording.get("items", {})
     items = []
     for item in q.items:
