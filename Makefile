@@ -30,6 +30,7 @@ run: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_content
 	$(BIN)/python manage.py load_protocol
+	$(BIN)/python manage.py load_questionnaires
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py seed_demo
 	@echo ""

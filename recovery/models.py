@@ -2,6 +2,7 @@
 
 from recovery.care.models import CareInvite, CareLink, CareNote, InviteAttempt
 from recovery.episodes.models import CheckIn, Episode, EpisodePause, RedFlagEvent, SleepQuality, SpasmFrequency, Trigger
+from recovery.outcomes.models import QuestionnaireResponse, QuestionnaireVersion
 from recovery.reminders.models import Delivery, DeliveryAttempt, Reminder
 from recovery.treatment.models import (
     Activity,
@@ -33,6 +34,8 @@ __all__ = [
     "MedicationIntake",
     "Prescription",
     "ProtocolVersion",
+    "QuestionnaireResponse",
+    "QuestionnaireVersion",
     "RedFlagEvent",
     "Reminder",
     "RestPeriod",

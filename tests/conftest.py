@@ -5,6 +5,7 @@ from rest_framework.test import APIClient
 
 from backcare.accounts.models import User
 from content.services import redflag_rules_load
+from recovery.outcomes.services import questionnaire_versions_load
 from recovery.treatment.services import protocol_version_load
 from tests.factories import PASSWORD, EpisodeFactory, PhysioFactory, UserFactory  # noqa: F401
 
@@ -62,6 +63,7 @@ def _content_loaded(request):
     request.getfixturevalue("transactional_db" if transactional else "db")
     redflag_rules_load()
     protocol_version_load()
+    questionnaire_versions_load()
 
 
 @pytest.fixture

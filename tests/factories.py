@@ -197,3 +197,28 @@ def history_create(*, episode, start, days: int, per_day: int = 3, author=None) 
         occurred_at=first.occurred_at,
     )
     Prescription.objects.create(episode=episode, overrides={"ice_on_min": 15}, note="gentler", created_by=author)
+    _questionnaire_response_create(episode=episode, at=start + timedelta(hours=2))
+
+
+def _questionnaire_response_create(*, episode, at) -> None:
+    """One scored PEG (issue 17), straight into the table like the rest of the history."""
+    import uuid
+    from decimal import Decimal
+
+    from recovery.outcomes.models import QuestionnaireResponse, QuestionnaireVersion
+
+    version = QuestionnaireVersion.objects.filter(code="peg").order_by("-version").first()
+    if version is None:
+        return
+    QuestionnaireResponse.objects.create(
+        patient=episode.patient,
+        episode=episode,
+        questionnaire=version,
+        client_uuid=uuid.uuid4(),
+        occurred_at=at,
+        answers={"pain": 6, "enjoyment": 5, "activity": 4},
+        score=Decimal("5.00"),
+        scoring_rule="mean@1",
+        answered=3,
+        payload_hash="h",
+    )

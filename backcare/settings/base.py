@@ -185,6 +185,7 @@ SPECTACULAR_SETTINGS = {
         "CareLinkStatusEnum": "recovery.models.CareLink.Status",
         "LibraryItemKindEnum": "content.models.ItemKind",
         "LibraryPhaseEnum": "content.api.serializers.PHASE_CHOICES",
+        "TrendEnum": "recovery.outcomes.engine.trend.TRENDS",
     },
 }
 
@@ -411,3 +412,8 @@ BACKCARE_INVITE_ATTEMPT_WINDOW_MINUTES = env.int("BACKCARE_INVITE_ATTEMPT_WINDOW
 
 # `manage.py seed_demo` creates accounts with a published password: only local and test settings allow it.
 BACKCARE_SEED_DEMO_ALLOWED = False
+
+# Licensed questionnaires (issue 17): a directory holding <code>.json wording files (STarT Back, Oswestry) that
+# a deployment holding the licence provides. Unset: only the questionnaires whose wording ships in the repository
+# (the PEG) are offered.
+BACKCARE_QUESTIONNAIRE_LICENSED_DIR = env.str("BACKCARE_QUESTIONNAIRE_LICENSED_DIR", default="") or None

@@ -10,6 +10,7 @@ from content.models import RedFlagLevel
 from recovery.api.common import PatientAPIView
 from recovery.care.api import serializers as cs
 from recovery.episodes.api.serializers import CheckInOutputSerializer, EpisodeOutputSerializer
+from recovery.outcomes.api.serializers import ResponseOutputSerializer
 from recovery.reminders.api.serializers import ReminderOutputSerializer
 from recovery.timeline.export import patient_data_for_export
 from recovery.treatment.api import serializers as ts
@@ -65,6 +66,7 @@ class PatientDataExportSerializer(serializers.Serializer):
     activities = ts.ActivityOutputSerializer(many=True)
     prescriptions = ExportPrescriptionSerializer(many=True)
     reminders = ReminderOutputSerializer(many=True)
+    questionnaire_responses = ResponseOutputSerializer(many=True, help_text="My answers and their scores")
     devices = DeviceOutputSerializer(many=True)
     care_links = cs.CareLinkOutputSerializer(many=True, help_text="Who could and can see my data")
     care_notes = cs.NoteOutputSerializer(many=True, help_text="My care team's notes on me")
@@ -75,7 +77,7 @@ class MyExportView(PatientAPIView):
     @extend_schema(responses={200: PatientDataExportSerializer}, tags=["export"])
     def get(self, request):
         """Everything stored about me, as JSON: account, profile, episodes, check-ins, red flags, ice and heat,
-        rest, medication, walks, prescriptions, reminders, devices, care links, notes and who viewed my data."""
+        rest, medication, walks, prescriptions, reminders, questionnaires, devices, care links, notes and who viewed my data."""
         data = PatientDataExportSerializer(patient_data_for_export(patient=request.user)).data
         response = Response(data)
         response["Content-Disposition"] = f'attachment; filename="backcare-{request.user.pk}-my-data.json"'

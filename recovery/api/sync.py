@@ -18,6 +18,7 @@ from backcare.core.errors import DomainError
 from backcare.core.throttling import SyncRateThrottle, WriteRateThrottle
 from recovery.api.common import ClientWrite, PatientAPIView
 from recovery.episodes.api.views import CHECKIN_PUT
+from recovery.outcomes.api.views import RESPONSE_PUT
 from recovery.treatment.api import views as treatment
 
 # What an offline queue may hold: each kind is the write of one single-record endpoint.
@@ -29,6 +30,7 @@ SYNC_KINDS = {
     "rest_stop": "POST /api/rest/{id}/stop/",
     "medication": "PUT /api/medications/{id}/",
     "activity": "PUT /api/activities/{id}/",
+    "questionnaire_response": "PUT /api/questionnaire-responses/{id}/",
 }
 
 WRITES: dict[str, ClientWrite] = {
@@ -39,6 +41,7 @@ WRITES: dict[str, ClientWrite] = {
     "rest_stop": treatment.REST_STOP,
     "medication": treatment.MEDICATION_PUT,
     "activity": treatment.ACTIVITY_PUT,
+    "questionnaire_response": RESPONSE_PUT,
 }
 if set(WRITES) != set(SYNC_KINDS):  # checked at import, also under python -O (bandit B101)
     raise RuntimeError("every sync kind needs its endpoint's write")
@@ -70,7 +73,7 @@ class SyncResultSerializer(serializers.Serializer):
     record = serializers.DictField(
         required=False,
         help_text="The stored record, as the single-record endpoint answers it for this kind "
-        "(check-in, application, rest period, medication intake or activity).",
+        "(check-in, application, rest period, medication intake, activity or questionnaire response).",
     )
 
 

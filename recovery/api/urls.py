@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("recovery.care.api.urls")),
     path("", include("recovery.triage.api.urls")),
     path("", include("recovery.timeline.api.urls")),
+    path("", include("recovery.outcomes.api.urls")),
     path("sync/", sync.SyncView.as_view(), name="sync"),
     path("me/export/", export.MyExportView.as_view(), name="me-export"),
     # Before content's "library/<slug>/": backcare/urls.py includes these urls first.

@@ -22,6 +22,7 @@ KIND_TTL = {
     "help_check": 4 * 3600,
     "clinician_alert": 5 * 60,  # the next round replaces it: an old one is no use
     "plan_end": 6 * 3600,
+    "questionnaire": 12 * 3600,
 }
 DEFAULT_TTL = 3600
 
@@ -38,6 +39,10 @@ def _texts(kind: str, protocol) -> tuple[str, str]:
         "ice_start": (
             _("Put the ice on (%(minutes)d min)") % {"minutes": on["ice"]},
             _("Wrap the ice pack in a thin towel, never on bare skin."),
+        ),
+        "questionnaire": (
+            _("A few questions about your back"),
+            _("A short questionnaire helps follow your recovery."),
         ),
         "ice_remove": (_("Take the ice off now"), _("Let your skin rest before the next application.")),
         "heat_start": (

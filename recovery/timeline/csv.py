@@ -48,6 +48,11 @@ CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("author", "author"),
     ("alert", "alert"),
     ("reason", "reason"),
+    ("questionnaire", "questionnaire"),
+    ("questionnaire_version", "version"),
+    ("score", "score"),
+    ("band", "band"),
+    ("scoring_rule", "scoring_rule"),
 )
 CSV_HEADER = ("kind", "at", "ends_at", "ref", *(name for name, _ in CSV_COLUMNS))
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"

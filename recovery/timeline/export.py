@@ -22,6 +22,7 @@ from backcare.audit.selectors import access_log_for_patient
 from backcare.push.selectors import device_list, device_public_id
 from recovery.care.models import CareLink, CareNote
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
+from recovery.outcomes.models import QuestionnaireResponse
 from recovery.reminders.models import Reminder
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
 
@@ -71,6 +72,11 @@ def patient_data_for_export(*, patient: User) -> dict[str, Any]:
             Prescription.objects.filter(episode__patient=patient).select_related("created_by").order_by("created_at")
         ),
         "reminders": list(Reminder.objects.filter(patient=patient, recipient=None).order_by("due_at", "id")),
+        "questionnaire_responses": list(
+            QuestionnaireResponse.objects.filter(patient=patient)
+            .select_related("questionnaire")
+            .order_by("occurred_at", "id")
+        ),
         "devices": [
             {
                 "id": device_public_id(kind, device),

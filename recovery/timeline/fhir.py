@@ -1,5 +1,6 @@
 """A FHIR R4 Bundle (type collection) of one episode: Patient, EpisodeOfCare, pain Observations (LOINC
-72514-3), ice and heat Procedures, MedicationStatements and red flags as Flags. Reads only; five queries.
+72514-3), ice and heat Procedures, MedicationStatements, red flags as Flags, and the outcome questionnaires
+(Questionnaire, QuestionnaireResponse, score Observations: recovery.outcomes.fhir). Reads only; seven queries.
 
 The resources are plain dicts shaped to FHIR R4 (4.0.1); the tests validate them with the fhir.resources
 package's R4B (4.3.0) models, whose Bundle, Patient, EpisodeOfCare, Observation, Procedure,
@@ -19,6 +20,7 @@ from backcare.accounts.models import User
 from backcare.accounts.selectors import profile_zone
 from backcare.core.errors import NotFound
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
+from recovery.outcomes.fhir import outcome_fhir_resources
 from recovery.timeline.export import Download, instant_text
 from recovery.timeline.selectors import episode_named_or_current
 from recovery.treatment.models import Application, MedicationClass, MedicationIntake
@@ -71,6 +73,7 @@ def episode_fhir_bundle(*, patient: User, episode: Episode, zone: ZoneInfo, now:
         *_application_procedures(episode, subject, zone),
         *_medication_statements(episode, subject, zone, episode_ref=f"urn:uuid:{episode_resource['id']}"),
         *_red_flags(episode, subject, zone),
+        *outcome_fhir_resources(episode=episode, subject=subject, instant=lambda value: instant_text(value, zone)),
     ]
     return {
         "resourceType": "Bundle",

@@ -1,7 +1,7 @@
 """The timeline's one query: a UNION ALL over the tables an event lives in, and its keyset cursor.
 
 Every branch (check-ins, ice and heat, rest, medication, walks, red flags, reminders sent and
-acknowledged, prescriptions, care notes) yields the same five columns (kind, instant, end, row id, a JSON
+acknowledged, prescriptions, care notes, questionnaire scores) yields the same five columns (kind, instant, end, row id, a JSON
 object of the event's own fields) and the page is ordered by (instant, kind, id) newest first, with a
 keyset cursor on that triple: one query per page, whatever the amount of data, and no page ever repeats
 or skips a row. On PostgreSQL each branch is also ordered and limited, so it reads at most one page from
@@ -25,6 +25,7 @@ from backcare.core.compiled import CompiledShapes, compiled_run, params_swap
 from backcare.core.pagination import keyset_decode, keyset_encode
 from recovery.care.models import CareNote
 from recovery.episodes.models import CheckIn, EpisodePause, RedFlagEvent
+from recovery.outcomes.models import QuestionnaireResponse
 from recovery.reminders.models import Reminder
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
 from recovery.triage.models import ClinicianAlert
@@ -206,6 +207,20 @@ BRANCHES: dict[str, _Branch] = {
         "ended_at",
         {"episode": "episode_id", "reason": "end_reason"},
         clean=_clean_ids("episode"),
+    ),
+    "questionnaire": _Branch(
+        _mine(QuestionnaireResponse),
+        "occurred_at",
+        {
+            "id": "client_uuid",
+            "episode": "episode_id",
+            "questionnaire": "questionnaire__code",
+            "version": "questionnaire__version",
+            "score": "score",
+            "band": "band",
+            "scoring_rule": "scoring_rule",
+        },
+        clean=_clean_ids("id", "episode", decimals=("score",)),
     ),
 }
 TIMELINE_KINDS = tuple(BRANCHES)

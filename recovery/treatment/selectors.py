@@ -14,6 +14,7 @@ from backcare.core.errors import NotFound
 from recovery.care import selectors as care_selectors
 from recovery.episodes.models import CheckIn, Episode
 from recovery.episodes.selectors import episode_current, episode_get, episode_records
+from recovery.outcomes.planning import outcome_reminders_planned
 from recovery.protocol import ending, engine
 from recovery.protocol.definition import BOUNDS, PRESCRIBABLE, Protocol, prescribe, protocol_from_dict, protocol_to_dict
 from recovery.protocol.pause import Pause
@@ -91,8 +92,12 @@ def episode_plan(*, episode: Episode, now: datetime, protocol: Protocol | None =
 
 
 def episode_reminders_planned(*, episode: Episode, now: datetime) -> dict[str, engine.Reminder]:
-    """The reminders that should exist for the episode at `now`, keyed by slot (the scheduler's input)."""
-    return {reminder.slot: reminder for reminder in episode_plan(episode=episode, now=now).reminders}
+    """The reminders that should exist for the episode at `now`, keyed by slot (the scheduler's input): the protocol
+    engine's, and the outcome questionnaires' (recovery.outcomes.planning)."""
+    situation = episode_situation(episode=episode, now=now)
+    planned = {reminder.slot: reminder for reminder in engine.plan(situation).reminders}
+    questionnaires = outcome_reminders_planned(episode_id=episode.pk, protocol_situation=situation)
+    return planned | {due.slot: due for due in questionnaires}
 
 
 def prescription_history(*, episode: Episode) -> list[Prescription]:

@@ -34,6 +34,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
+from recovery.outcomes.models import QuestionnaireResponse
 from recovery.protocol.definition import Protocol, prescribe, protocol_from_dict
 from recovery.reminders.models import Reminder
 from recovery.timeline.daily import START_KINDS
@@ -128,6 +129,8 @@ def _episodes_fetch(*, patient_ids: list[int]) -> dict[int, SimpleNamespace]:
         .values("total")
     )
     reminders = Reminder.objects.filter(episode=OuterRef("pk"), recipient=None)  # not the care team's alerts
+    responses = QuestionnaireResponse.objects.filter(episode=OuterRef("pk")).order_by("-occurred_at", "-id")
+    peg = responses.filter(questionnaire__code="peg").values("score")
     episodes = (
         Episode.objects.filter(patient_id__in=patient_ids)
         .filter(pk=Subquery(current))
@@ -148,6 +151,10 @@ def _episodes_fetch(*, patient_ids: list[int]) -> dict[int, SimpleNamespace]:
                 .order_by("-sent_at")
                 .values("sent_at")[:1]
             ),
+            # Outcome measures (issue 17): the newest STarT Back risk, the two newest PEG scores (for the trend).
+            startback_risk=Subquery(responses.filter(questionnaire__code="startback").values("band")[:1]),
+            peg_last=Subquery(peg[:1]),
+            peg_before=Subquery(peg[1:2]),
             pending_due=Subquery(
                 reminders.filter(status__in=(Reminder.Status.SCHEDULED, Reminder.Status.CLAIMED))
                 .order_by("due_at")
@@ -157,6 +164,7 @@ def _episodes_fetch(*, patient_ids: list[int]) -> dict[int, SimpleNamespace]:
     )
     columns = ("id", "patient_id", "onset", "status", "resolved_at", "protocol_version_id", "overrides")
     columns += ("last_checkin_at", "last_pain", "checkin_mark", "rest_closed", "rest_open", "last_sent", "pending_due")
+    columns += ("startback_risk", "peg_last", "peg_before")
     rows = {}
     for row in queryset_dicts(episodes.values(*columns)):
         row["overrides"] = json_value(row["overrides"])

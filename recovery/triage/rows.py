@@ -98,6 +98,14 @@ class TriageRow:
         return self.not_improving_day is not None
 
     @property
+    def startback_risk(self) -> str | None:
+        return self._get("startback_risk")
+
+    @property
+    def peg_trend(self) -> str | None:
+        return self._get("peg_trend")
+
+    @property
     def rest_hours(self) -> float:
         return round(rest_seconds(self.signals, self.now) / 3600, 1) if self.signals is not None else 0.0
 

@@ -5,7 +5,7 @@ reasons fall in three groups, each below as its Python rule followed by its SQL 
 
 1. open red flags: reported since the physiotherapist last marked the patient reviewed, on an open episode;
 2. the stored reasons, which the signals alone decide (no clock, no link): not improving, and, while the episode
-   is active, pain worsening, NSAID days, high pain, low adherence. Computed when the summary is stored, into
+   is active, pain worsening, a high STarT Back risk, a worsening PEG, NSAID days, high pain, low adherence. Computed when the summary is stored, into
    `rank_not_improving` and `rank_active`;
 3. the reasons of the clock and the link, while the episode is active: bed rest over its cap, 48 hours without a
    check-in, no active device, else 48 hours without a reminder delivered.
@@ -33,6 +33,8 @@ WEIGHTS: dict[str, int] = {
     "not_improving_day14": 60,
     "not_improving_day7": 40,
     "pain_worsening": 30,
+    "startback_high": 25,
+    "peg_worsening": 25,
     "rest_over_cap": 30,
     "nsaid_days": 20,
     "high_pain": 20,
@@ -114,6 +116,10 @@ def active_stored_reasons(signals: EpisodeSignals) -> list[str]:
     reasons = []
     if signals["pain_trend"] == "worsening":
         reasons.append("pain_worsening")
+    if signals.get("startback_risk") == "high":
+        reasons.append("startback_high")
+    if signals.get("peg_trend") == "worsening":
+        reasons.append("peg_worsening")
     if nsaid_over(signals):
         reasons.append("nsaid_days")
     if signals["latest_pain"] is not None and signals["latest_pain"] >= HIGH_PAIN:

@@ -6,17 +6,19 @@ its cap, NSAID days over the flag day, the adherence ratio, the pain means and t
 """
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
+from recovery.outcomes.engine import trend
 from recovery.protocol.definition import Protocol
 from recovery.protocol.engine import pain_not_improving
 from recovery.timeline.daily import adherence_ratio  # noqa: F401 - re-exported for the queue's rows and score
 
 # Bump when the shape of SummaryData changes: stored summaries of another format are computed again.
-# 1: two-letter keys and positional lists; 2: the named fields below.
-SUMMARY_FORMAT = 2
+# 1: two-letter keys and positional lists; 2: the named fields below; 3: the outcome measures (issue 17).
+SUMMARY_FORMAT = 3
 DAYS_KEPT = 8  # the local days before today that a summary looks at
 FIRST_DAYS = 3  # the episode's first local days, kept for "not improving"
 PHASES = ("acute", "heat", "resolved", "none")
@@ -53,6 +55,8 @@ class EpisodeSignals(TypedDict):
     pain_7d: list[float | None]  # mean pain of the last seven local days, oldest first, today last
     pain_trend: str | None
     not_improving_day: int | None  # the review day at which pain is no better than at the start
+    startback_risk: str | None  # the newest STarT Back risk group (low, medium, high)
+    peg_trend: str | None  # the newest PEG against the one before (recovery.outcomes.engine.trend)
 
 
 class SummaryData(TypedDict):
@@ -180,7 +184,14 @@ def signals_make(
         "pain_7d": means,
         "pain_trend": pain_trend([mean for mean in means if mean is not None]),
         "not_improving_day": _not_improving_day(fact, protocol, pain, today - onset_day + 1, now),
+        "startback_risk": getattr(fact, "startback_risk", None) or None,
+        "peg_trend": _peg_trend(fact),
     }
+
+
+def _peg_trend(fact) -> str | None:
+    scores = [getattr(fact, "peg_before", None), getattr(fact, "peg_last", None)]
+    return trend([Decimal(str(score)) for score in scores if score is not None])
 
 
 def _days_split(days: dict[int, list[int]], *, onset_day: int, today: int) -> tuple[dict, list[int]]:

@@ -35,6 +35,7 @@ from content.selectors import redflag_ruleset_current
 from recovery.care.models import CareLink, CareNote
 from recovery.care.services import care_link_discharge, care_link_revoke
 from recovery.episodes.models import CheckIn, Episode, RedFlagEvent
+from recovery.outcomes.models import QuestionnaireResponse
 from recovery.reminders.models import Reminder
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, RestPeriod
 from recovery.triage.models import ClinicianAlert
@@ -104,6 +105,7 @@ class World:
             "other_care_note": OTHER_CARE_NOTE,
             "other_prescription_note": OTHER_PRESCRIPTION_NOTE,
             "other_access_request": OTHER_ACCESS_REQUEST,
+            "other_response_id": str(_other_response(self)),
         }
         return {name: value for name, value in found.items() if name not in echoed}
 
@@ -179,6 +181,9 @@ def world(db) -> World:
     ):
         response = other_api.put(f"/api/{path}/{uuid.uuid4()}/", body)
         assert response.status_code == 201, response.content
+    peg = {"questionnaire": "peg", "answers": {"pain": 9, "enjoyment": 8, "activity": 7}}
+    response = other_api.put(f"/api/questionnaire-responses/{uuid.uuid4()}/", peg, format="json")
+    assert response.status_code == 201, response.content
     response = other_api.post(
         "/api/devices/",
         {"type": "webpush", "name": OTHER_DEVICE_NAME, "subscription": _subscription(OTHER_DEVICE_ENDPOINT)},
@@ -252,6 +257,7 @@ def snapshot(user: User) -> dict[str, Any]:
         "care_links": list(CareLink.objects.filter(patient=user).order_by("pk").values()),
         "care_notes": list(CareNote.objects.filter(patient=user).order_by("pk").values()),
         "prescriptions": list(Prescription.objects.filter(episode__patient=user).order_by("pk").values()),
+        "questionnaire_responses": list(QuestionnaireResponse.objects.filter(patient=user).order_by("pk").values()),
         **{
             f"devices_{model.__name__}": list(model.objects.filter(user=user).order_by("pk").values())
             for model in (WebPushDevice, GCMDevice, APNSDevice)
@@ -318,6 +324,16 @@ def _walk_body(episode_id: uuid.UUID | None = None) -> dict:
 def _subscription(endpoint: str) -> dict:
     keys = {"p256dh": public_key_b64(generate_private_key()), "auth": b64url_encode(uuid.uuid4().bytes)}
     return {"endpoint": endpoint, "keys": keys}
+
+
+def _other_response(w: World) -> uuid.UUID | str:
+    response = QuestionnaireResponse.objects.filter(patient=w.other).first()
+    return response.client_uuid if response else "no-response"
+
+
+def _peg_body(episode_id=None) -> dict:
+    body = {"questionnaire": "peg", "answers": {"pain": 1, "enjoyment": 1, "activity": 1}}
+    return {**body, "episode": str(episode_id)} if episode_id else body
 
 
 def _other_device(w: World) -> str:
@@ -460,10 +476,24 @@ ROUTES: dict[str, Rule] = {
                         {"kind": "medication", "id": str(w.other_medication.client_uuid), "data": _med_body()},
                         {"kind": "activity", "id": str(uuid.uuid4()), "data": _walk_body(w.other_episode.id)},
                         {"kind": "rest", "id": str(uuid.uuid4()), "data": {"episode": str(w.other_episode.id)}},
+                        {"kind": "questionnaire_response", "id": str(_other_response(w)), "data": _peg_body()},
+                        {
+                            "kind": "questionnaire_response",
+                            "id": str(uuid.uuid4()),
+                            "data": _peg_body(w.other_episode.id),
+                        },
                     ]
                 },
                 as_patient=frozenset({200}),
-                echoed=frozenset({"other_checkin_id", "other_rest_id", "other_application_id", "other_medication_id"}),
+                echoed=frozenset(
+                    {
+                        "other_checkin_id",
+                        "other_rest_id",
+                        "other_application_id",
+                        "other_medication_id",
+                        "other_response_id",
+                    }
+                ),
             ),
         ),
     ),
@@ -775,6 +805,51 @@ ROUTES: dict[str, Rule] = {
                 lambda w: (
                     f"/api/physio/patients/{w.other.pk}/timeline/?kinds=note,checkin&episode={w.other_episode.id}"
                 ),
+                as_patient=FORBIDDEN,
+                as_linked=OK,
+                echoed=frozenset({"other_episode_id"}),
+            ),
+        ),
+    ),
+    "questionnaire-list": Rule(PATIENT, (Call("get", lambda w: "/api/questionnaires/", as_patient=OK),)),
+    "questionnaire-open": Rule(PATIENT, (Call("get", lambda w: "/api/questionnaires/open/", as_patient=OK),)),
+    "questionnaire-detail": Rule(PATIENT, (Call("get", lambda w: "/api/questionnaires/peg/", as_patient=OK),)),
+    "questionnaire-response-list": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: "/api/questionnaire-responses/", as_patient=OK),
+            Call("get", lambda w: f"/api/questionnaire-responses/?episode={w.other_episode.id}"),
+        ),
+    ),
+    "questionnaire-response-detail": Rule(
+        PATIENT,
+        (
+            Call("get", lambda w: f"/api/questionnaire-responses/{_other_response(w)}/"),
+            # The other's client id: at most a new record of mine (201), or a refusal; never theirs.
+            Call(
+                "put",
+                lambda w: f"/api/questionnaire-responses/{_other_response(w)}/",
+                lambda w: _peg_body(),
+                as_patient=frozenset({201, 400, 404, 409}),
+                echoed=frozenset({"other_response_id"}),
+            ),
+            # Filing my answers under the other's episode is refused.
+            Call(
+                "put",
+                lambda w: f"/api/questionnaire-responses/{uuid.uuid4()}/",
+                lambda w: _peg_body(w.other_episode.id),
+                as_patient=frozenset({400}),
+                echoed=frozenset({"other_episode_id"}),
+            ),
+        ),
+    ),
+    "physio-patient-outcomes": Rule(
+        PHYSIO,
+        (
+            Call("get", lambda w: f"/api/physio/patients/{w.other.pk}/outcomes/", as_patient=FORBIDDEN, as_linked=OK),
+            Call(
+                "get",
+                lambda w: f"/api/physio/patients/{w.other.pk}/outcomes/?episode={w.other_episode.id}",
                 as_patient=FORBIDDEN,
                 as_linked=OK,
                 echoed=frozenset({"other_episode_id"}),

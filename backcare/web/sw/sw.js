@@ -4,7 +4,7 @@
 const SHELL = `backcare-shell-${VERSION}`;
 const ICON = "/static/web/icons/icon-192.png";
 // What each reminder kind opens when the notification is tapped.
-const SCREEN_FOR_KIND = { checkin: "#/checkin", review: "#/plan", plan_end: "#/plan", test: "#/settings", help_check: "#/emergency", clinician_alert: "#/alerts" };
+const SCREEN_FOR_KIND = { checkin: "#/checkin", review: "#/plan", plan_end: "#/plan", test: "#/settings", help_check: "#/emergency", clinician_alert: "#/alerts", questionnaire: "#/questionnaire" };
 
 self.addEventListener("install", (event) => {
   // cache: "reload" so a stale HTTP cache never ends up in a new version's precache.

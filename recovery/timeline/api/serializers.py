@@ -80,7 +80,8 @@ class TimelineEntrySerializer(serializers.Serializer):
         "(episode, checkin, code, level); reminder_sent (episode, reminder, kind, safety); reminder_ack (episode, "
         "reminder, kind, action); prescription (episode, overrides, note, author); note (episode, text, author); alert (episode, alert, level, "
         "code); alert_ack (episode, alert, level, author); pause (episode, reason; ends_at when it ended); resume "
-        "(episode, reason: resumed or resolved)."
+        "(episode, reason: resumed or resolved); questionnaire (id, episode, questionnaire, version, score, band, "
+        "scoring_rule)."
     )
 
 

@@ -3,6 +3,7 @@ from rest_framework import serializers
 from backcare.core import errors
 from backcare.core.api import CommaSeparatedChoiceField, FilterSerializer
 from recovery.api.shapes import EpisodeBriefSerializer, PhysioLinkSerializer, drf_instant
+from recovery.outcomes.engine.trend import TRENDS
 from recovery.triage.score import REASONS
 from recovery.triage.selectors import TriageCursor
 from recovery.triage.signals import PHASES
@@ -88,9 +89,11 @@ class TriageRowSerializer(serializers.Serializer):
     latest_pain = serializers.IntegerField(allow_null=True)
     last_checkin_at = serializers.DateTimeField(allow_null=True)
     pain_7d = PainDaySerializer(many=True, help_text="Mean pain per local day, oldest first, today last")
-    pain_trend = serializers.ChoiceField(choices=["improving", "stable", "worsening"], allow_null=True)
+    pain_trend = serializers.ChoiceField(choices=TRENDS, allow_null=True)
     not_improving = serializers.BooleanField(help_text="No better than at the start, at a review day (7 or 14)")
     not_improving_day = serializers.IntegerField(allow_null=True)
+    startback_risk = serializers.ChoiceField(choices=["low", "medium", "high"], allow_null=True)
+    peg_trend = serializers.ChoiceField(choices=TRENDS, allow_null=True)
     rest_hours = serializers.FloatField(help_text="Bed rest in total this episode")
     rest_cap_hours = serializers.IntegerField(allow_null=True)
     rest_over_cap = serializers.BooleanField()
@@ -147,6 +150,8 @@ def triage_row_data(row) -> dict:
         "pain_trend": row.pain_trend,
         "not_improving": bool(row.not_improving),
         "not_improving_day": row.not_improving_day,
+        "startback_risk": row.startback_risk,
+        "peg_trend": row.peg_trend,
         "rest_hours": float(row.rest_hours),
         "rest_cap_hours": row.rest_cap_hours,
         "rest_over_cap": bool(row.rest_over_cap),

@@ -14,6 +14,7 @@ import time_machine
 from backcare.accounts.models import Profile
 from backcare.push.transports import topic_for
 from recovery.episodes.services import episode_open
+from recovery.outcomes.models import QuestionnaireVersion
 from recovery.reminders.dispatch import reminders_dispatch
 from recovery.reminders.models import Reminder
 from recovery.reminders.planning import reminders_replan_open_episodes
@@ -51,6 +52,7 @@ def run_clock(start: datetime, end: datetime) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("zone,change", CHANGES, ids=[f"{z}-{c}" for z, c in CHANGES])
 def test_daily_checkin_fires_once_per_local_day_at_19_local_across_dst(zone, change, receiver):
+    QuestionnaireVersion.objects.all().delete()  # the check-in's reminders only (questionnaires: tests/recovery/outcomes)
     tz = ZoneInfo(zone)
     patient = UserFactory()
     Profile.objects.filter(user=patient).update(timezone=zone, notify_treatment=False, notify_checkin=True)

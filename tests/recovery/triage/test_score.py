@@ -219,6 +219,8 @@ def test_the_reasons_are_shown_most_urgent_first_and_weighed_once():
         "red_flags": [],
         "not_improving_day": 14,
         "pain_trend": "worsening",
+        "startback_risk": "high",
+        "peg_trend": "worsening",
         "nsaid_days": 6,
         "nsaid_flag_day": 3,
         "latest_pain": 8,

@@ -283,7 +283,7 @@ def test_a_summary_stored_in_another_format_is_computed_again(physio, physio_api
     _dispatch()
     first = _row(physio_api)
     stored = _stored(episode_id)
-    assert stored.fmt == SUMMARY_FORMAT == 2
+    assert stored.fmt == SUMMARY_FORMAT == 3
     assert json.loads(stored.data)["episode"]["episode_id"] == episode_id  # named fields, no two-letter keys
 
     for read in (

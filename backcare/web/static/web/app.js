@@ -27,6 +27,7 @@ const screens = {
   learn: () => import("./screens/learn.js").then((m) => m.learn),
   settings: () => import("./screens/settings.js").then((m) => m.settings),
   plan: () => import("./screens/plan.js").then((m) => m.plan),
+  questionnaire: () => import("./screens/questionnaire.js").then((m) => m.questionnaire),
   triage: () => import("./screens/physio.js").then((m) => m.triage),
   patient: () => import("./screens/physio.js").then((m) => m.patient),
   reminder: () => import("./screens/reminder.js").then((m) => m.reminder),

@@ -51,6 +51,6 @@ export async function checklist() {
 // Fetch what later screens need offline, quietly (after sign-in and at app start).
 export async function prefetch(me) {
   if (me.role !== "patient") return;
-  const paths = ["/api/library/red-flags/", "/api/library/for-me/", "/api/me/profile/"];
+  const paths = ["/api/library/red-flags/", "/api/library/for-me/", "/api/me/profile/", "/api/questionnaires/"];
   await Promise.allSettled(paths.map((path) => cachedGet(path)));
 }

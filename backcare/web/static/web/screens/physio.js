@@ -3,6 +3,7 @@ import { api, ApiError } from "../api.js";
 import { errorBox, fmtDayTime, h, showError, toast } from "../ui.js";
 import { alertsCard } from "./alerts.js";
 import { painChart } from "./chart.js";
+import { outcomesCard } from "./questionnaire.js";
 
 const REASON_TEXT = {
   redflag_emergency: ["Emergency warning sign", "alert"],
@@ -11,6 +12,8 @@ const REASON_TEXT = {
   not_improving_day14: ["Not improving (day 14)", "caution"],
   not_improving_day7: ["Not improving (day 7)", "caution"],
   pain_worsening: ["Pain worsening", "caution"],
+  startback_high: ["High risk (STarT Back)", "caution"],
+  peg_worsening: ["PEG worsening", "caution"],
   rest_over_cap: ["Bed rest over limit", "caution"],
   nsaid_days: ["Long NSAID use", "caution"],
   high_pain: ["High pain", "caution"],
@@ -50,12 +53,20 @@ function reasonBadges(reasons) {
 export async function triage(root) {
   root.append(h("h1", {}, "Patients"), h("p", { class: "lead" }, "Most in need of attention first."));
   const search = h("input", { type: "search", id: "triage-search", placeholder: "Name or email" });
+  const outcomeFilter = h(
+    "select",
+    { id: "triage-reason", "aria-label": "Show" },
+    h("option", { value: "" }, "All patients"),
+    h("option", { value: "startback_high,peg_worsening" }, "Questionnaire signals"),
+  );
+  outcomeFilter.addEventListener("change", () => load());
   const form = h(
     "form",
     { class: "row", role: "search" },
     h("label", { for: "triage-search", class: "visually-hidden" }, "Search patients"),
     h("div", { style: "flex:1; min-width:200px" }, search),
     h("button", { type: "submit", class: "btn secondary" }, "Search"),
+    outcomeFilter, // issue 17: only patients with a high STarT Back risk or a worsening PEG
   );
   const table = h("div", { class: "card", style: "overflow-x:auto" });
   root.append(await alertsCard(), form, table); // open red-flag alerts first (screens/alerts.js)
@@ -63,7 +74,10 @@ export async function triage(root) {
   async function load() {
     let page;
     try {
-      const query = search.value ? `?search=${encodeURIComponent(search.value)}` : "";
+      const params = new URLSearchParams();
+      if (search.value) params.set("search", search.value);
+      if (outcomeFilter.value) params.set("reason", outcomeFilter.value);
+      const query = params.toString() ? `?${params}` : "";
       page = await api(`/api/physio/patients/${query}`);
     } catch (error) {
       table.replaceChildren();
@@ -215,6 +229,7 @@ export async function patient(root, params) {
   } else unavailable(timelineCard, timeline.reason);
 
   right.append(notesCard(id, notes), protocolCard(id, protocol));
+  right.prepend(await outcomesCard(id)); // scores and trends of the questionnaires (issue 17)
   return () => cleanups.forEach((c) => c && c());
 }
 
@@ -241,6 +256,8 @@ function describe(entry) {
       return `Prescription by ${d.author || "?"}`;
     case "note":
       return `Note by ${d.author || "?"}: ${d.text}`;
+    case "questionnaire":
+      return `Questionnaire ${d.questionnaire}: ${d.score}${d.band ? ` (${d.band})` : ""}`;
     default:
       return entry.kind;
   }

@@ -6,6 +6,7 @@ import { submit } from "../outbox.js";
 import { kvGet, kvSet } from "../store.js";
 import { planCards } from "./plan.js";
 import { errorBox, field, fmtCountdown, fmtDayTime, fmtTime, h, nowIso, showError, toast, uuid } from "../ui.js";
+import { dueCard } from "./questionnaire.js";
 
 export const PHASE_TEXT = {
   acute: "Ice phase",
@@ -51,6 +52,7 @@ export async function today(root, _params, ctx) {
   const timers = [];
   const view = h("div", { class: "stack" });
   root.append(view);
+  dueCard().then((card) => card && root.append(card)); // a questionnaire due now (issue 17)
 
   async function load() {
     let state;
