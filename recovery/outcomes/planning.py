@@ -9,6 +9,7 @@ from recovery.outcomes import engine
 from recovery.outcomes.catalogue import questionnaires_offered
 from recovery.outcomes.models import QuestionnaireResponse
 from recovery.protocol.engine import Situation as ProtocolSituation
+from recovery.protocol.pause import is_paused
 
 
 def outcome_situation(*, episode_id, protocol_situation: ProtocolSituation) -> engine.Situation:
@@ -31,7 +32,10 @@ def outcome_situation(*, episode_id, protocol_situation: ProtocolSituation) -> e
 
 
 def outcome_reminders_planned(*, episode_id, protocol_situation: ProtocolSituation) -> list[engine.Due]:
-    """The questionnaire reminders due for the episode, unless the patient turned check-in reminders off."""
+    """The questionnaire reminders due for the episode, unless the patient turned check-in reminders off, or the
+    self-care plan is paused after an emergency answer (only the help check and safety reminders then)."""
     if not protocol_situation.patient.notify_checkin:
+        return []
+    if is_paused(protocol_situation.pause, protocol_situation.now):
         return []
     return engine.questionnaires_due(outcome_situation(episode_id=episode_id, protocol_situation=protocol_situation))

@@ -450,10 +450,11 @@ def _movement_reminders(s: Situation) -> list[Reminder]:
     step = pr.sitting_break_min
     local = s.now.astimezone(p.zone)
     minutes = local.hour * 60 + local.minute
-    floor = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(minutes=minutes - minutes % step)
+    # Instants, not wall times: in a repeated hour (autumn) a wall time names two instants, and the next break
+    # must not jump back to the first of them.
+    floor = s.now - timedelta(minutes=minutes % step, seconds=local.second, microseconds=local.microsecond)
     out = []
-    for candidate in (floor, floor + timedelta(minutes=step)):
-        instant = wall_to_utc(candidate.date(), candidate.time(), p.zone)
+    for instant in (floor, floor + timedelta(minutes=step)):
         if not in_window(instant, p.zone, p.sleep_start, p.sleep_end) and instant >= s.onset:
             out.append(Reminder("movement_break", instant, f"movement:{instant.isoformat()}"))
     return out

@@ -52,6 +52,7 @@ SCREENS = {
     "plan_end": "/#/plan",
     "help_check": "/#/emergency",
     "clinician_alert": "/#/alerts",
+    "questionnaire": "/#/questionnaire",
 }
 REMINDER_SCREEN = "/#/reminder/{id}"
 

@@ -78,4 +78,5 @@ def test_the_payload_says_what_to_do_and_nothing_clinical(patient_api, patient, 
     payload = reminder_payload(reminder)
     assert payload["tag"] == "questionnaire:peg:week:0" and payload["kind"] == "questionnaire"
     assert payload["title"] == "A few questions about your back"
-    assert {a["action"] for a in payload["actions"]} == {"done", "snooze"}
+    assert {a["action"] for a in payload["actions"]} == {"snooze", "skip"}
+    assert payload["url"] == "/#/questionnaire"
