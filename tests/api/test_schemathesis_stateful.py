@@ -10,9 +10,9 @@ against the other patient's objects, not only at random ids that are nobody's.
 Checks on every step: those of the stateless run (tests/api/test_schemathesis.py: no 5xx ever, answers
 the schema declares, bad input refused with a 4xx, auth not ignored), and
 
-- ``nobody_elses_data``: a 2xx answer whose body contains any of B's identifiers (episode, check-in and
-  application ids, B's e-mail, display name and user id, all seeded with distinctive
-  values), or any step after which B's rows differ (a fingerprint of every row that points at B,
+- ``nobody_elses_data``: a 2xx answer whose body contains any of B's identifiers (episode, check-in,
+  application, rest, medication, walk and care-link ids, B's e-mail, display name, notes and user id,
+  all seeded with distinctive values), or any step after which B's rows differ (a fingerprint of every row that points at B,
   directly or through one more foreign key, taken before and after each call).
 
 The physiotherapist's run (``/api/physio/`` operations) is linked to A only; B was once linked to the same
@@ -44,7 +44,8 @@ from hypothesis import HealthCheck, settings
 from knox.models import AuthToken
 
 from recovery.care.models import CareLink
-from recovery.treatment.models import Application
+from recovery.episodes.models import CheckIn
+from recovery.treatment.models import Activity, Application, MedicationIntake, RestPeriod
 from tests.api.test_schemathesis import CHECKS as STATELESS_CHECKS
 from tests.factories import CheckInFactory, EpisodeFactory, PhysioFactory, UserFactory
 
@@ -61,6 +62,15 @@ A_APPLICATION = uuid.UUID("0a0a0a0a-3333-4a4a-8a4a-0a0a0a0a0003")
 B_EPISODE = uuid.UUID("b0b0b0b0-1111-4b4b-8b4b-b0b0b0b00001")
 B_CHECKIN = uuid.UUID("b0b0b0b0-2222-4b4b-8b4b-b0b0b0b00002")
 B_APPLICATION = uuid.UUID("b0b0b0b0-3333-4b4b-8b4b-b0b0b0b00003")
+A_REST = uuid.UUID("0a0a0a0a-4444-4a4a-8a4a-0a0a0a0a0004")
+A_MEDICATION = uuid.UUID("0a0a0a0a-5555-4a4a-8a4a-0a0a0a0a0005")
+A_ACTIVITY = uuid.UUID("0a0a0a0a-6666-4a4a-8a4a-0a0a0a0a0006")
+A_LINK = uuid.UUID("0a0a0a0a-7777-4a4a-8a4a-0a0a0a0a0007")
+B_REST = uuid.UUID("b0b0b0b0-4444-4b4b-8b4b-b0b0b0b00004")
+B_MEDICATION = uuid.UUID("b0b0b0b0-5555-4b4b-8b4b-b0b0b0b00005")
+B_ACTIVITY = uuid.UUID("b0b0b0b0-6666-4b4b-8b4b-b0b0b0b00006")
+B_LINK = uuid.UUID("b0b0b0b0-7777-4b4b-8b4b-b0b0b0b00007")
+B_NOTE = "zzqx-bertha-note"
 B_EMAIL = "bertha.zzqx-only-b@example.test"
 B_NAME = "Berthazzqx"
 
@@ -69,6 +79,10 @@ PATH_IDS = {
     "episode_id": (A_EPISODE, B_EPISODE),
     "checkin_id": (A_CHECKIN, B_CHECKIN),
     "application_id": (A_APPLICATION, B_APPLICATION),
+    "rest_id": (A_REST, B_REST),
+    "medication_id": (A_MEDICATION, B_MEDICATION),
+    "activity_id": (A_ACTIVITY, B_ACTIVITY),
+    "link_id": (A_LINK, B_LINK),
     "patient_id": (A_ID, B_ID),
 }
 EPISODE_FIELDS = ("episode",)
@@ -156,11 +170,25 @@ def fingerprint(user) -> str:
     return digest.hexdigest()
 
 
+CLIENT_KEYED = (CheckIn, Application, RestPeriod, MedicationIntake, Activity)
+
+
+def _client_ids_a_also_uses() -> set[str]:
+    """Client ids are unique per patient, not across patients: A may store a record under the id B's has
+    (a PUT to /api/activities/<B's id>/ creates A's own walk). Such an id in an answer is A's, not a leak."""
+    b_ids = [B_CHECKIN, B_APPLICATION, B_REST, B_MEDICATION, B_ACTIVITY]
+    used = set()
+    for model in CLIENT_KEYED:
+        rows = model.objects.filter(patient=WORLD["a"], client_uuid__in=b_ids)
+        used |= {str(value) for value in rows.values_list("client_uuid", flat=True)}
+    return used
+
+
 def nobody_elses_data(ctx, response, case):
     """Fails a 2xx that shows B's identifiers, and any call after which B's rows are not what they were."""
     if 200 <= response.status_code < 300:
         body = response.content.decode("utf-8", "replace").lower()
-        shown = [marker for marker in WORLD["b_markers"] if marker in body]
+        shown = [marker for marker in WORLD["b_markers"] - _client_ids_a_also_uses() if marker in body]
         assert not shown, f"{case.method} {case.formatted_path} answered {response.status_code} with B's {shown}"
     after = fingerprint(WORLD["b"])
     changed = after != WORLD["b_fingerprint"]
@@ -253,26 +281,39 @@ physio_schema.raw_schema["paths"]["/api/physio/patients/"]["get"]["responses"]["
 
 @pytest.fixture
 def two_patients_and_a_physio(db):
-    """A with an open episode, a check-in and a running ice; B the same, with distinctive ids and names;
-    a physiotherapist linked to A, and once to B (revoked)."""
+    """A with an open episode, a check-in, a running ice, a rest, a medication and a walk; B the same, with
+    distinctive ids, names and notes; a physiotherapist linked to A, and once to B (revoked)."""
     with time_machine.travel(NOW, tick=True):
         a = UserFactory(id=A_ID, with_profile="Europe/Berlin")
         b = UserFactory(id=B_ID, email=B_EMAIL, display_name=B_NAME, with_profile="Europe/Berlin")
         physio = PhysioFactory()
-        for patient, episode_id, checkin_id, application_id in (
-            (a, A_EPISODE, A_CHECKIN, A_APPLICATION),
-            (b, B_EPISODE, B_CHECKIN, B_APPLICATION),
+        for patient, ids, note in (
+            (a, (A_EPISODE, A_CHECKIN, A_APPLICATION, A_REST, A_MEDICATION, A_ACTIVITY), "mine"),
+            (b, (B_EPISODE, B_CHECKIN, B_APPLICATION, B_REST, B_MEDICATION, B_ACTIVITY), B_NOTE),
         ):
-            episode = EpisodeFactory(id=episode_id, patient=patient, onset=NOW - timedelta(days=2))
-            CheckInFactory(episode=episode, client_uuid=checkin_id, pain=6)
-            Application.objects.create(
-                patient=patient,
-                episode=episode,
-                client_uuid=application_id,
-                kind="ice",
-                started_at=NOW - timedelta(minutes=5),
+            episode_id, checkin_id, application_id, rest_id, medication_id, activity_id = ids
+            episode = EpisodeFactory(id=episode_id, patient=patient, onset=NOW - timedelta(days=2), notes=note)
+            CheckInFactory(episode=episode, client_uuid=checkin_id, pain=6, note=note)
+            started = NOW - timedelta(minutes=5)
+            records = {"patient": patient, "episode": episode}
+            Application.objects.create(**records, client_uuid=application_id, kind="ice", started_at=started)
+            RestPeriod.objects.create(**records, client_uuid=rest_id, started_at=NOW - timedelta(hours=3))
+            MedicationIntake.objects.create(
+                **records, client_uuid=medication_id, taken_at=started, med_class="nsaid", name=note, dose_mg=200
             )
-        CareLink.objects.create(patient=a, physiotherapist=physio, consented_at=NOW - timedelta(days=1))
+            Activity.objects.create(
+                **records,
+                client_uuid=activity_id,
+                started_at=NOW - timedelta(hours=1),
+                minutes=10,
+                pain_before=6,
+                pain_after=5,
+            )
+        CareLink.objects.create(id=A_LINK, patient=a, physiotherapist=physio, consented_at=NOW - timedelta(days=1))
+        # B's own physiotherapist (A's may never reach this link), and a link to A's, revoked.
+        CareLink.objects.create(
+            id=B_LINK, patient=b, physiotherapist=PhysioFactory(), consented_at=NOW - timedelta(days=1)
+        )
         CareLink.objects.create(
             patient=b,
             physiotherapist=physio,
@@ -283,9 +324,10 @@ def two_patients_and_a_physio(db):
         for user, token in ((a, TOKEN_A), (physio, TOKEN_PHYSIO)):
             with mock.patch("knox.crypto.create_token_string", return_value=token):
                 AuthToken.objects.create(user=user)
-        markers = {B_EMAIL, B_NAME, str(B_ID)}
-        markers |= {str(value) for value in (B_EPISODE, B_CHECKIN, B_APPLICATION)}
-        WORLD.update(b=b, b_markers={marker.lower() for marker in markers}, b_fingerprint=fingerprint(b))
+        markers = {B_EMAIL, B_NAME, B_NOTE, str(B_ID)}
+        markers |= {str(value) for value in (B_EPISODE, B_CHECKIN, B_APPLICATION, B_REST, B_MEDICATION)}
+        markers |= {str(value) for value in (B_ACTIVITY, B_LINK)}
+        WORLD.update(a=a, b=b, b_markers={marker.lower() for marker in markers}, b_fingerprint=fingerprint(b))
         # Each request runs inside this test's transaction (see tests/api/test_schemathesis.py).
         signals.request_started.disconnect(close_old_connections)
         signals.request_finished.disconnect(close_old_connections)
@@ -306,12 +348,24 @@ def test_physio_linked_to_a_never_reads_or_changes_patient_b(two_patients_and_a_
 
 
 def test_the_check_catches_a_leak_and_a_change(two_patients_and_a_physio):
-    """The check itself: B's e-mail in a 2xx body fails, so does a change to B's rows; a 404 naming nothing passes."""
-    _, b, _ = two_patients_and_a_physio
+    """The check itself: B's e-mail in a 2xx body fails, so does a change to B's rows; a 404 naming nothing
+    passes, and so does a client id of B's that A uses for a record of A's own."""
+    a, b, _ = two_patients_and_a_physio
     case = mock.Mock(method="GET", formatted_path="/api/x/")
     nobody_elses_data(None, mock.Mock(status_code=404, content=b'{"detail": "Not found."}'), case)
     with pytest.raises(AssertionError, match="B's"):
         nobody_elses_data(None, mock.Mock(status_code=200, content=f'{{"email": "{B_EMAIL}"}}'.encode()), case)
+    # A's own walk stored under the client id of B's: its id in an answer is A's, not B's.
+    Activity.objects.create(
+        patient=a,
+        episode=a.episodes.get(),
+        client_uuid=B_ACTIVITY,
+        started_at=NOW - timedelta(hours=5),
+        minutes=5,
+        pain_before=3,
+        pain_after=3,
+    )
+    nobody_elses_data(None, mock.Mock(status_code=201, content=f'{{"id": "{B_ACTIVITY}"}}'.encode()), case)
     b.checkins.update(pain=1)
     with pytest.raises(AssertionError, match="changed B's rows"):
         nobody_elses_data(None, mock.Mock(status_code=404, content=b"{}"), case)
