@@ -53,16 +53,20 @@ def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | N
         heat_reminders_per_day=profile.heat_reminders_per_day,
     )
     applications = tuple(
-        engine.Application(str(a.client_uuid), a.kind, a.started_at, a.stopped_at, a.auto_closed)
-        for a in applications_needed(episode=episode, now=now).only(*APPLICATION_FIELDS)
+        engine.Application(str(key), kind, start, stop, auto_closed)
+        for key, kind, start, stop, auto_closed in applications_needed(episode=episode, now=now).values_list(
+            *APPLICATION_FIELDS
+        )
     )
     rests = tuple(
-        engine.RestPeriod(r.started_at, r.stopped_at)
-        for r in RestPeriod.objects.filter(episode=episode).order_by("started_at")
+        engine.RestPeriod(start, stop)
+        for start, stop in RestPeriod.objects.filter(episode=episode)
+        .order_by("started_at")
+        .values_list("started_at", "stopped_at")
     )
     intakes = tuple(
-        engine.Intake(m.med_class, m.taken_at)
-        for m in MedicationIntake.objects.filter(episode=episode).only("med_class", "taken_at")
+        engine.Intake(med_class, at)
+        for med_class, at in MedicationIntake.objects.filter(episode=episode).values_list("med_class", "taken_at")
     )
     checkins = tuple(
         engine.PainPoint(at, pain)
