@@ -20,6 +20,9 @@ PROPOSE_AT = time(10, 0)
 HEAT_PER_DAY_MIN, HEAT_PER_DAY_MAX = 1, 8
 
 Busy = tuple[datetime, datetime]  # an application on, then its skin pause: no start reminder inside
+# Applications started this long before `now` can be busy in the slots planned (yesterday's waking day on); the
+# engine's bounded history (window.py) keeps every application started since.
+BUSY_LOOKBACK = timedelta(days=2)
 
 
 def review_at(protocol: Protocol, onset: datetime, zone: ZoneInfo, sleep: tuple[time, time], day: int) -> datetime:
@@ -158,7 +161,7 @@ def plan_starts(s, history, acute_end: datetime, chain: Callable, make: Callable
     """`start_reminders` for the engine's situation `s` and its history; `chain(s, history, acute_end)` is the
     engine's own start reminders."""
     pr, p = s.protocol, s.patient
-    since = s.now - timedelta(days=2)  # the slots planned are from yesterday's waking day on
+    since = s.now - BUSY_LOOKBACK  # the slots planned are from yesterday's waking day on
     busy = [
         (a.start, (a.stop or a.start + timedelta(minutes=pr.on_min(a.kind))) + timedelta(minutes=pr.off_min(a.kind)))
         for a in history

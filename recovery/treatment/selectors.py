@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from backcare.accounts.models import Profile, User
@@ -15,7 +15,7 @@ from recovery.care import selectors as care_selectors
 from recovery.episodes.models import CheckIn, Episode
 from recovery.episodes.selectors import episode_current, episode_get, episode_records
 from recovery.outcomes.planning import outcome_reminders_planned
-from recovery.protocol import ending, engine
+from recovery.protocol import ending, engine, window
 from recovery.protocol.definition import BOUNDS, PRESCRIBABLE, Protocol, prescribe, protocol_from_dict, protocol_to_dict
 from recovery.protocol.pause import Pause
 from recovery.treatment.models import Activity, Application, MedicationIntake, Prescription, ProtocolVersion, RestPeriod
@@ -53,16 +53,20 @@ def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | N
         heat_reminders_per_day=profile.heat_reminders_per_day,
     )
     applications = tuple(
-        engine.Application(str(a.client_uuid), a.kind, a.started_at, a.stopped_at, a.auto_closed)
-        for a in Application.objects.filter(episode=episode).order_by("started_at")
+        engine.Application(str(key), kind, start, stop, auto_closed)
+        for key, kind, start, stop, auto_closed in applications_needed(episode=episode, now=now).values_list(
+            *APPLICATION_FIELDS
+        )
     )
     rests = tuple(
-        engine.RestPeriod(r.started_at, r.stopped_at)
-        for r in RestPeriod.objects.filter(episode=episode).order_by("started_at")
+        engine.RestPeriod(start, stop)
+        for start, stop in RestPeriod.objects.filter(episode=episode)
+        .order_by("started_at")
+        .values_list("started_at", "stopped_at")
     )
     intakes = tuple(
-        engine.Intake(m.med_class, m.taken_at)
-        for m in MedicationIntake.objects.filter(episode=episode).only("med_class", "taken_at")
+        engine.Intake(med_class, at)
+        for med_class, at in MedicationIntake.objects.filter(episode=episode).values_list("med_class", "taken_at")
     )
     checkins = tuple(
         engine.PainPoint(at, pain)
@@ -84,6 +88,26 @@ def episode_situation(*, episode: Episode, now: datetime, protocol: Protocol | N
         walks=walks,
         resolved_at=episode.resolved_at,
         pause=Pause(episode.paused_since.isoformat(), episode.paused_since) if episode.paused_since else None,
+    )
+
+
+APPLICATION_FIELDS = ("client_uuid", "kind", "started_at", "stopped_at", "auto_closed")
+
+
+def applications_needed(*, episode: Episode, now: datetime) -> QuerySet[Application]:
+    """SQL twin of recovery.protocol.window.needed: the applications the engine reads at `now` (running,
+    server-closed, started since the lookback, and the latest one before it), not the whole history, so that a
+    re-plan costs the same with 5,000 applications as with 5. Ordered as the engine sorts (start, then id)."""
+    since = window.needed_since(now)
+    anchor = (
+        Application.objects.filter(episode=episode, started_at__lt=since).order_by("-started_at", "-id").values("pk")
+    )
+    return (
+        Application.objects.filter(episode=episode)
+        .filter(
+            Q(stopped_at__isnull=True) | Q(auto_closed=True) | Q(started_at__gte=since) | Q(pk=Subquery(anchor[:1]))
+        )
+        .order_by("started_at", "id")
     )
 
 
