@@ -8,6 +8,7 @@ import time
 import uuid
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -19,6 +20,17 @@ from recovery.treatment.services import application_put
 from tests.browser.conftest import PASSWORD, sign_in, wait_worker
 from tests.browser.test_accessibility import violations
 from tests.browser.test_pwa import TAP
+
+
+@pytest.fixture(autouse=True)
+def _app_left_idle(page):
+    """These tests leave the app on a running timer, which keeps talking to the live server; the database is
+    flushed right after the test, and a request still in a transaction then deadlocks with the flush. Leave the
+    app first and let the live server finish what it was answering."""
+    yield
+    page.goto("about:blank")
+    page.wait_for_load_state()
+    time.sleep(0.5)  # teardown hygiene only: no assertion depends on it
 
 
 def until(condition, timeout=10.0):
